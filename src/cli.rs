@@ -1,0 +1,217 @@
+//! Operator commands: they talk to the database directly, print for people by default and
+//! JSON with `--json`, and exit non-zero with a clear message on error.
+
+use crate::db::Db;
+use crate::service::tenants::{self, TenantInput};
+use crate::settings::{Secret, Settings};
+use crate::startup::{open_database, Keys};
+use anyhow::{bail, Context};
+use clap::{Subcommand, ValueEnum};
+use std::time::Duration;
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Register a customer's identity provider. JIT starts off.
+    Add {
+        slug: String,
+        /// Display name of the company.
+        #[arg(long)]
+        name: String,
+        /// The provider's issuer URL, exactly as its discovery document states it.
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        client_id: String,
+        /// Name of the environment variable that holds the client secret (never on argv).
+        #[arg(long, value_name = "VAR")]
+        client_secret_env: String,
+        /// Where people land after signing in (default: /).
+        #[arg(long)]
+        app_url: Option<String>,
+        /// Space-separated scopes (default: "openid email profile").
+        #[arg(long)]
+        scopes: Option<String>,
+    },
+    /// Switch just-in-time provisioning on or off, with a reason for the audit trail.
+    Jit {
+        slug: String,
+        state: OnOff,
+        #[arg(long)]
+        reason: String,
+    },
+    /// List tenants.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+fn actor() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+async fn database(settings: &Settings) -> anyhow::Result<Db> {
+    open_database(settings).await
+}
+
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let db = Db::connect(
+        &settings.database.url,
+        settings.database.pool_size,
+        Duration::from_secs(settings.database.connect_timeout_secs),
+    )?;
+    let ran = db.migrate().await?;
+    println!("applied {ran} migration(s); the database is up to date");
+    Ok(())
+}
+
+pub async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<()> {
+    match cmd {
+        TenantCommand::Add {
+            slug,
+            name,
+            issuer,
+            client_id,
+            client_secret_env,
+            app_url,
+            scopes,
+        } => {
+            let secret = std::env::var(&client_secret_env).with_context(|| {
+                format!("the environment variable {client_secret_env} (named by --client-secret-env) is not set")
+            })?;
+            let keys = Keys::from_settings(settings)?;
+            let db = database(settings).await?;
+            let input = TenantInput {
+                slug,
+                display_name: name,
+                issuer,
+                client_id,
+                client_secret: Secret::new(secret),
+                app_url,
+                scopes,
+            };
+            let row = tenants::add_tenant(&db, &keys.secrets, input, &actor()).await?;
+            let public = settings.http.public_url.trim_end_matches('/');
+            println!("tenant {} added (JIT is off).", row.slug);
+            println!(
+                "  redirect URI to register at the provider: {public}/t/{}/callback",
+                row.slug
+            );
+            println!(
+                "  sign-in URL for employees:               {public}/t/{}/login",
+                row.slug
+            );
+            println!(
+                "  turn JIT on with: jit-sso tenant jit {} on --reason \"...\"",
+                row.slug
+            );
+        }
+        TenantCommand::Jit {
+            slug,
+            state,
+            reason,
+        } => {
+            let db = database(settings).await?;
+            let enabled = matches!(state, OnOff::On);
+            let old = tenants::set_jit(&db, &slug, enabled, &reason, &actor()).await?;
+            let word = |b: bool| if b { "on" } else { "off" };
+            println!("JIT for {slug}: {} -> {}", word(old), word(enabled));
+        }
+        TenantCommand::List { json } => {
+            let db = database(settings).await?;
+            let rows = tenants::list(&db).await?;
+            if json {
+                let out: Vec<_> = rows
+                    .iter()
+                    .map(|t| {
+                        serde_json::json!({
+                            "slug": t.slug, "name": t.display_name, "jit_enabled": t.jit_enabled,
+                            "issuer": t.issuer, "client_id": t.client_id, "app_url": t.app_url,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else if rows.is_empty() {
+                println!("no tenants yet; add one with `jit-sso tenant add`");
+            } else {
+                for t in rows {
+                    let jit = if t.jit_enabled { "JIT on " } else { "JIT off" };
+                    println!("{:<20} {jit}  {:<30} {}", t.slug, t.display_name, t.issuer);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn when(ms: Option<i64>) -> String {
+    let Some(ms) = ms else {
+        return "never".into();
+    };
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}
+
+pub async fn users(settings: &Settings, slug: &str, json: bool) -> anyhow::Result<()> {
+    let db = database(settings).await?;
+    let (tenant, rows) = tenants::roster(&db, slug).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!(
+            "{} has no profiles yet (JIT is {}).",
+            tenant.slug,
+            if tenant.jit_enabled { "on" } else { "off" }
+        );
+    }
+    for p in rows {
+        println!(
+            "{}  {:<32} {:<30} {:<8} {:<11} via {:<8} last sign-in {}",
+            p.id,
+            p.email,
+            format!("{} {}", p.first_name, p.last_name).trim(),
+            p.role,
+            p.status,
+            p.created_via,
+            when(p.last_sign_in_at)
+        );
+    }
+    Ok(())
+}
+
+pub async fn audit(settings: &Settings, slug: &str, limit: i64, json: bool) -> anyhow::Result<()> {
+    if !(1..=10_000).contains(&limit) {
+        bail!("--limit must be between 1 and 10000");
+    }
+    let db = database(settings).await?;
+    let rows = tenants::audit_trail(&db, slug, limit).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    for e in rows {
+        println!(
+            "{}  {:<18} actor={:<14} profile={} {}",
+            when(Some(e.occurred_at)),
+            e.kind,
+            e.actor,
+            e.profile_id.as_deref().unwrap_or("-"),
+            e.details
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! The audit trail: every sign-in decision and every operator change.
+
+use super::schema::audit_events;
+use super::{new_id, now_millis, AnyConnection};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = audit_events)]
+pub struct AuditRow {
+    pub id: String,
+    pub tenant_id: Option<String>,
+    pub occurred_at: i64,
+    pub kind: String,
+    pub actor: String,
+    pub profile_id: Option<String>,
+    pub request_id: Option<String>,
+    pub details: String,
+}
+
+/// One event to record. `details` is a JSON object; it must never hold a token or secret.
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent<'a> {
+    pub tenant_id: Option<&'a str>,
+    pub kind: &'a str,
+    pub actor: &'a str,
+    pub profile_id: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub details: serde_json::Value,
+}
+
+pub fn insert(conn: &mut AnyConnection, event: &NewAuditEvent<'_>) -> QueryResult<()> {
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::id.eq(new_id()),
+            audit_events::tenant_id.eq(event.tenant_id),
+            audit_events::occurred_at.eq(now_millis()),
+            audit_events::kind.eq(event.kind),
+            audit_events::actor.eq(event.actor),
+            audit_events::profile_id.eq(event.profile_id),
+            audit_events::request_id.eq(event.request_id),
+            audit_events::details.eq(event.details.to_string()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Newest first.
+pub fn list_by_tenant(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    limit: i64,
+) -> QueryResult<Vec<AuditRow>> {
+    audit_events::table
+        .filter(audit_events::tenant_id.eq(tenant_id))
+        .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .select(AuditRow::as_select())
+        .load(conn)
+}

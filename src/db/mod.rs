@@ -1,0 +1,292 @@
+//! Storage: the only module that names diesel or r2d2.
+//!
+//! One repository code path serves PostgreSQL and SQLite through a Diesel
+//! `MultiConnection`. Every call, `pool.get()` included, runs on the blocking pool through
+//! [`Db::run`]; transactions are closures inside it.
+
+pub mod audit;
+pub mod profiles;
+pub mod schema;
+pub mod tenants;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// Advisory lock key held while migrating, so replicas starting together take turns.
+const MIGRATION_LOCK_KEY: i64 = 0x6a69_7473_736f;
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Query(DieselError),
+    #[error("migrations failed: {0}")]
+    Migration(String),
+    #[error("unsupported database URL: {0}")]
+    BadUrl(String),
+}
+
+impl From<DieselError> for DbError {
+    fn from(e: DieselError) -> Self {
+        match &e {
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => DbError::Unavailable(e.to_string()),
+            _ => DbError::Query(e),
+        }
+    }
+}
+
+/// True when the error is a uniqueness conflict: the row is already there.
+pub fn is_unique_violation(e: &DieselError) -> bool {
+    matches!(
+        e,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Where to connect, chosen from the URL's scheme (never by trial and error).
+#[derive(Debug, Clone)]
+enum Target {
+    Postgres(String),
+    Sqlite(String),
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Target, DbError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Target::Postgres(url.to_owned()));
+        }
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        if path.is_empty() || path.contains("://") {
+            return Err(DbError::BadUrl(
+                "use sqlite://path, a file path, or postgres://...".into(),
+            ));
+        }
+        if let Some(parent) = std::path::Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    DbError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+        }
+        Ok(Target::Sqlite(path.to_owned()))
+    }
+}
+
+struct Manager(Target);
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        match &self.0 {
+            Target::Postgres(url) => diesel::PgConnection::establish(url)
+                .map(AnyConnection::Postgresql)
+                .map_err(r2d2::Error::ConnectionError),
+            Target::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(path)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// The pool and the one way to use it.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+impl Db {
+    /// Builds the pool without connecting: the service starts (and reports not ready) while
+    /// the database is down.
+    pub fn connect(url: &str, pool_size: u32, timeout: Duration) -> Result<Db, DbError> {
+        let target = Target::parse(url)?;
+        let backend = match target {
+            Target::Postgres(_) => Backend::Postgres,
+            Target::Sqlite(_) => Backend::Sqlite,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(0))
+            .connection_timeout(timeout)
+            .error_handler(Box::new(QuietErrors))
+            .build_unchecked(Manager(target));
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|_| E::from(DbError::Unavailable("blocking pool closed".into())))?
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub async fn migrate(&self) -> Result<usize, DbError> {
+        self.run(run_migrations).await
+    }
+
+    /// Ready means: a connection answers and no migration is pending.
+    pub async fn check_ready(&self) -> Result<(), DbError> {
+        self.run(|conn| {
+            let pending = match conn {
+                AnyConnection::Postgresql(c) => c.has_pending_migration(PG_MIGRATIONS),
+                AnyConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+            }
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            if pending {
+                Err(DbError::Migration("migrations are pending".into()))
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    pub fn pool_state(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections)
+    }
+}
+
+/// r2d2 logs every failed connection attempt at error level by default; we report the
+/// failure where it matters (503 and readiness) instead.
+#[derive(Debug)]
+struct QuietErrors;
+impl<E: std::fmt::Display> r2d2::HandleError<E> for QuietErrors {
+    fn handle_error(&self, error: E) {
+        log::debug!("database connection attempt failed: {error}");
+    }
+}
+
+fn run_migrations(conn: &mut AnyConnection) -> Result<usize, DbError> {
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                .execute(c)?;
+            let ran = c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len());
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                .execute(c)?;
+            ran.map_err(failed)
+        }
+        AnyConnection::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.len())
+            .map_err(failed),
+    }
+}
+
+/// Runs `f` in a transaction that takes the write lock up front on SQLite
+/// (`BEGIN IMMEDIATE`, so concurrent writers queue instead of failing) and a plain
+/// transaction on PostgreSQL. Nested `conn.transaction(..)` calls inside become savepoints.
+pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<DbError>,
+{
+    let begun = match conn {
+        AnyConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+        }
+        AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c),
+    };
+    begun.map_err(|e| E::from(e.into()))?;
+    match f(conn) {
+        Ok(value) => {
+            <AnyConnection as Connection>::TransactionManager::commit_transaction(conn)
+                .map_err(|e| E::from(e.into()))?;
+            Ok(value)
+        }
+        Err(err) => {
+            if let Err(rollback) =
+                <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn)
+            {
+                log::warn!("rollback failed: {rollback}");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Runs `f` inside a savepoint; a uniqueness conflict rolls the savepoint back and yields
+/// `Ok(None)` ("already there"), so the caller can read what the other writer made.
+pub fn insert_tolerating_conflict<T, F>(
+    conn: &mut AnyConnection,
+    f: F,
+) -> Result<Option<T>, DbError>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, DieselError>,
+{
+    match conn.transaction(f) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if is_unique_violation(&e) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Milliseconds since the Unix epoch: the one time representation in the schema.
+pub fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A new time-ordered id.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

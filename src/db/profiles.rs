@@ -1,0 +1,173 @@
+//! Profiles, their identity links and roster memberships.
+
+use super::schema::{identities, memberships, profiles, tenant_groups};
+use super::{new_id, now_millis, AnyConnection};
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = profiles)]
+pub struct ProfileRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub email: String,
+    pub email_normalized: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: String,
+    pub locale: String,
+    pub time_zone: String,
+    pub status: String,
+    pub created_via: String,
+    pub created_at: i64,
+    pub last_sign_in_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = profiles)]
+pub struct NewProfileRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub email: String,
+    pub email_normalized: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: String,
+    pub locale: String,
+    pub time_zone: String,
+    pub status: String,
+    pub created_via: String,
+    pub created_at: i64,
+    pub last_sign_in_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = identities)]
+pub struct IdentityRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub issuer: String,
+    pub subject: String,
+    pub profile_id: String,
+    pub created_at: i64,
+}
+
+pub fn find_by_id(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<ProfileRow>> {
+    profiles::table
+        .find(id)
+        .select(ProfileRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_email(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    email_normalized: &str,
+) -> QueryResult<Option<ProfileRow>> {
+    profiles::table
+        .filter(profiles::tenant_id.eq(tenant_id))
+        .filter(profiles::email_normalized.eq(email_normalized))
+        .select(ProfileRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The profile linked to (tenant, issuer, subject), found in one statement.
+pub fn find_by_identity(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    issuer: &str,
+    subject: &str,
+) -> QueryResult<Option<ProfileRow>> {
+    identities::table
+        .inner_join(profiles::table)
+        .filter(identities::tenant_id.eq(tenant_id))
+        .filter(identities::issuer.eq(issuer))
+        .filter(identities::subject.eq(subject))
+        .select(ProfileRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn identities_of(conn: &mut AnyConnection, profile_id: &str) -> QueryResult<Vec<IdentityRow>> {
+    identities::table
+        .filter(identities::profile_id.eq(profile_id))
+        .order(identities::created_at.asc())
+        .select(IdentityRow::as_select())
+        .load(conn)
+}
+
+pub fn list_by_tenant(conn: &mut AnyConnection, tenant_id: &str) -> QueryResult<Vec<ProfileRow>> {
+    profiles::table
+        .filter(profiles::tenant_id.eq(tenant_id))
+        .order((profiles::created_at.asc(), profiles::id.asc()))
+        .select(ProfileRow::as_select())
+        .load(conn)
+}
+
+pub fn insert(conn: &mut AnyConnection, row: &NewProfileRow) -> Result<(), DieselError> {
+    diesel::insert_into(profiles::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn insert_identity(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    issuer: &str,
+    subject: &str,
+    profile_id: &str,
+) -> Result<(), DieselError> {
+    diesel::insert_into(identities::table)
+        .values((
+            identities::id.eq(new_id()),
+            identities::tenant_id.eq(tenant_id),
+            identities::issuer.eq(issuer),
+            identities::subject.eq(subject),
+            identities::profile_id.eq(profile_id),
+            identities::created_at.eq(now_millis()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn insert_membership(
+    conn: &mut AnyConnection,
+    group_id: &str,
+    profile_id: &str,
+) -> Result<(), DieselError> {
+    diesel::insert_into(memberships::table)
+        .values((
+            memberships::group_id.eq(group_id),
+            memberships::profile_id.eq(profile_id),
+            memberships::created_at.eq(now_millis()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Names of the groups a profile belongs to.
+pub fn group_names(conn: &mut AnyConnection, profile_id: &str) -> QueryResult<Vec<String>> {
+    memberships::table
+        .inner_join(tenant_groups::table)
+        .filter(memberships::profile_id.eq(profile_id))
+        .order(tenant_groups::name.asc())
+        .select(tenant_groups::name)
+        .load(conn)
+}
+
+pub fn touch_sign_in(conn: &mut AnyConnection, id: &str, at: i64) -> QueryResult<usize> {
+    diesel::update(profiles::table.find(id))
+        .set(profiles::last_sign_in_at.eq(at))
+        .execute(conn)
+}
+
+/// Count of profiles in a tenant.
+pub fn count_by_tenant(conn: &mut AnyConnection, tenant_id: &str) -> QueryResult<i64> {
+    profiles::table
+        .filter(profiles::tenant_id.eq(tenant_id))
+        .count()
+        .get_result(conn)
+}

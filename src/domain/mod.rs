@@ -1,0 +1,190 @@
+//! Plain types and their invariants. Nothing here knows about HTTP or storage.
+
+mod names;
+mod return_to;
+
+pub use names::{person_name, split_full_name, NAME_MAX_CHARS};
+pub use return_to::ReturnTo;
+
+use serde::Serialize;
+use std::fmt;
+
+/// Longest email we accept (RFC 5321 path limit).
+pub const EMAIL_MAX_LEN: usize = 254;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("tenant names are 1-63 lowercase letters, digits or hyphens, starting with a letter or digit")]
+    InvalidSlug,
+    #[error("{0:?} is not a usable email address")]
+    InvalidEmail(String),
+}
+
+/// A tenant's URL name, as in `/t/{slug}/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct TenantSlug(String);
+
+impl TenantSlug {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let ok = (1..=63).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !raw.starts_with('-');
+        if ok {
+            Ok(TenantSlug(raw.to_owned()))
+        } else {
+            Err(DomainError::InvalidSlug)
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An email address as the provider gave it (trimmed) and the form used for matching.
+///
+/// Matching is case-insensitive over the whole address: `Alice@Example.com` and
+/// `alice@example.com` are one person. Sub-addresses (`+tag`) are kept: they are distinct
+/// addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    given: String,
+    normalized: String,
+}
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let given = raw.trim();
+        let invalid = || DomainError::InvalidEmail(given.chars().take(80).collect());
+        if given.is_empty() || given.len() > EMAIL_MAX_LEN {
+            return Err(invalid());
+        }
+        if given.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid());
+        }
+        let (local, domain) = given.rsplit_once('@').ok_or_else(invalid)?;
+        if local.is_empty() || domain.is_empty() || domain.contains('@') && local.is_empty() {
+            return Err(invalid());
+        }
+        if domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
+            return Err(invalid());
+        }
+        Ok(Email {
+            given: given.to_owned(),
+            normalized: given.to_lowercase(),
+        })
+    }
+    pub fn as_given(&self) -> &str {
+        &self.given
+    }
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+    pub fn domain(&self) -> &str {
+        self.normalized
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or("")
+    }
+}
+
+/// How a profile came to exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreatedVia {
+    Jit,
+    Operator,
+}
+
+impl CreatedVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CreatedVia::Jit => "jit",
+            CreatedVia::Operator => "operator",
+        }
+    }
+}
+
+pub const STATUS_ACTIVE: &str = "active";
+pub const STATUS_DEACTIVATED: &str = "deactivated";
+pub const DEFAULT_GROUP_NAME: &str = "Company Roster";
+
+/// Defaults every new profile of a tenant receives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProfileDefaults {
+    pub role: String,
+    pub locale: String,
+    pub time_zone: String,
+}
+
+impl Default for ProfileDefaults {
+    fn default() -> Self {
+        ProfileDefaults {
+            role: "learner".into(),
+            locale: "en-US".into(),
+            time_zone: "UTC".into(),
+        }
+    }
+}
+
+/// What the identity provider told us about the person, after the token was verified.
+#[derive(Debug, Clone)]
+pub struct VerifiedIdentity {
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_matching_ignores_case_but_keeps_what_was_given() {
+        let a = Email::parse("  Alice@Example.COM ").unwrap();
+        assert_eq!(a.as_given(), "Alice@Example.COM");
+        assert_eq!(a.normalized(), "alice@example.com");
+        assert_eq!(a.domain(), "example.com");
+    }
+
+    #[test]
+    fn plus_addresses_stay_distinct() {
+        let a = Email::parse("bob+training@example.com").unwrap();
+        assert_eq!(a.normalized(), "bob+training@example.com");
+    }
+
+    #[test]
+    fn broken_emails_are_refused() {
+        for bad in [
+            "",
+            "no-at-sign",
+            "@example.com",
+            "bob@",
+            "bob@.example.com",
+            "bo b@example.com",
+            "bob@example..com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(Email::parse(&format!("{}@example.com", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn slugs_are_url_safe() {
+        assert!(TenantSlug::parse("acme-corp2").is_ok());
+        for bad in ["", "Acme", "-acme", "a/b", "a b", &"a".repeat(64)] {
+            assert!(TenantSlug::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

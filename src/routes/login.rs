@@ -1,0 +1,211 @@
+//! `GET /t/{tenant}/login` starts a code flow; `GET /t/{tenant}/callback` finishes it.
+
+use super::flow::{self, FlowState};
+use super::{AppState, RequestId};
+use crate::db::tenants::TenantRow;
+use crate::domain::ReturnTo;
+use crate::error::{AppError, ErrorKind};
+use crate::oidc::ClientConfig;
+use crate::service::signin::{self, Outcome};
+use crate::service::tenants;
+use crate::settings::Secret;
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{get, web, HttpMessage, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    return_to: Option<String>,
+    login_hint: Option<String>,
+}
+
+#[get("/t/{tenant}/login")]
+pub async fn login(
+    app: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
+    let tenant = load_tenant(&app, &path).await?;
+    let return_to = match query.return_to.as_deref() {
+        Some(raw) => {
+            let parsed = ReturnTo::parse(raw);
+            if parsed.is_none() {
+                log::info!("ignoring a return_to that is not a path on this site");
+            }
+            parsed
+        }
+        None => None,
+    };
+    start_flow(&app, &tenant, return_to, query.login_hint.as_deref()).await
+}
+
+/// Redirects the browser to the tenant's provider with a fresh state, nonce and PKCE.
+async fn start_flow(
+    app: &AppState,
+    tenant: &TenantRow,
+    return_to: Option<ReturnTo>,
+    login_hint: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let cfg = client_config(app, tenant)?;
+    let hint = login_hint.filter(|h| !h.is_empty() && h.len() <= 254);
+    let request = app
+        .providers
+        .start(&cfg, hint)
+        .await
+        .map_err(|e| AppError::from(e).for_tenant(&tenant.slug))?;
+    let flow = FlowState::new(
+        app,
+        &tenant.slug,
+        request.state,
+        request.nonce,
+        request.pkce_verifier,
+        return_to.map(|r| r.as_str().to_owned()),
+    );
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, request.url))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(flow.to_cookie(app))
+        .finish())
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    iss: Option<String>,
+}
+
+#[get("/t/{tenant}/callback")]
+pub async fn callback(
+    app: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, AppError> {
+    let slug = path.into_inner();
+    let fail = |kind: ErrorKind| AppError::new(kind).for_tenant(&slug);
+    let tenant = load_tenant(&app, &slug).await?;
+    let state = query.state.as_deref().ok_or_else(|| {
+        fail(ErrorKind::BadState(
+            "The sign-in response carried no state, so we cannot tell which sign-in it belongs to.",
+        ))
+    })?;
+    let flow = FlowState::from_request(&app, &req, &slug, state)
+        .map_err(|why| fail(ErrorKind::BadState(why)))?;
+    // Whatever happens next, this flow is over: its cookie goes.
+    let removal = flow::removal(&app, &slug, state);
+    let result = finish_flow(&app, &req, &tenant, flow, &query).await;
+    let mut response = match result {
+        Ok(resp) => resp,
+        Err(e) => actix_web::ResponseError::error_response(&e.for_tenant(&slug)),
+    };
+    response.add_cookie(&removal).ok();
+    Ok(response)
+}
+
+async fn finish_flow(
+    app: &AppState,
+    req: &HttpRequest,
+    tenant: &TenantRow,
+    flow: FlowState,
+    query: &CallbackQuery,
+) -> Result<HttpResponse, AppError> {
+    if let Some(error) = &query.error {
+        let code: String = error
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(64)
+            .collect();
+        log::info!("tenant={} provider returned error={code}", tenant.slug);
+        return Err(AppError::new(ErrorKind::ProviderSaid(code)));
+    }
+    // RFC 9207: when the provider names itself, it must be this tenant's provider.
+    if let Some(iss) = &query.iss {
+        if iss != &tenant.issuer {
+            return Err(AppError::new(ErrorKind::BadState(
+                "The sign-in response came from a different identity provider than the one we sent you to.",
+            )));
+        }
+    }
+    let code = query
+        .code
+        .as_deref()
+        .ok_or(AppError::new(ErrorKind::BadState(
+            "The sign-in response carried no authorization code.",
+        )))?;
+    let cfg = client_config(app, tenant)?;
+    let identity = app
+        .providers
+        .finish(&cfg, code, &flow.verifier, &flow.nonce)
+        .await?;
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let outcome = signin::sign_in(&app.db, tenant.clone(), identity, request_id.clone()).await?;
+    let rid = request_id.unwrap_or_default();
+    match outcome {
+        Outcome::Refused(why) => {
+            log::info!(
+                "sign-in tenant={} outcome=refused reason={} request_id={rid}",
+                tenant.slug,
+                why.code()
+            );
+            Err(AppError::new(ErrorKind::Refused(why)))
+        }
+        Outcome::Admitted { profile, decision } => {
+            log::info!(
+                "sign-in tenant={} outcome={} profile={} request_id={rid}",
+                tenant.slug,
+                decision.code(),
+                profile.id
+            );
+            let token = app.sessions.issue(&profile.id, &tenant.id, &tenant.slug);
+            let target = flow
+                .return_to
+                .or_else(|| tenant.app_url.clone())
+                .unwrap_or_else(|| "/".to_owned());
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, target))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .cookie(session_cookie(app, token))
+                .finish())
+        }
+    }
+}
+
+pub fn session_cookie(app: &AppState, token: String) -> Cookie<'static> {
+    let mut cookie = Cookie::new(app.session_cookie.clone(), token);
+    cookie.set_path("/");
+    cookie.set_http_only(true);
+    cookie.set_secure(app.secure_cookies);
+    cookie.set_same_site(SameSite::Lax);
+    cookie.set_max_age(time::Duration::seconds(app.sessions.ttl().as_secs() as i64));
+    cookie
+}
+
+async fn load_tenant(app: &AppState, slug: &str) -> Result<TenantRow, AppError> {
+    if crate::domain::TenantSlug::parse(slug).is_err() {
+        return Err(AppError::new(ErrorKind::UnknownTenant));
+    }
+    tenants::find(&app.db, slug)
+        .await?
+        .ok_or_else(|| AppError::new(ErrorKind::UnknownTenant))
+}
+
+fn client_config(app: &AppState, tenant: &TenantRow) -> Result<ClientConfig, AppError> {
+    let secret = app.secrets.open(&tenant.client_secret_enc).map_err(|e| {
+        log::error!("tenant={}: {e}", tenant.slug);
+        AppError::new(ErrorKind::ProviderMisconfigured).for_tenant(&tenant.slug)
+    })?;
+    Ok(ClientConfig {
+        issuer: tenant.issuer.clone(),
+        client_id: tenant.client_id.clone(),
+        client_secret: Secret::new(secret),
+        scopes: tenant
+            .scopes
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        redirect_uri: format!("{}/t/{}/callback", app.public_url, tenant.slug),
+    })
+}

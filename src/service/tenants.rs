@@ -1,0 +1,235 @@
+//! Tenant administration for support staff: register, switch JIT, read the roster and audit.
+
+use crate::crypto::SecretBox;
+use crate::db::audit::{self, AuditRow, NewAuditEvent};
+use crate::db::profiles::{self, ProfileRow};
+use crate::db::tenants::{self, NewTenant, TenantRow};
+use crate::db::{is_unique_violation, write_transaction, Db, DbError};
+use crate::domain::TenantSlug;
+use crate::oidc::validate_issuer;
+use crate::settings::Secret;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("no tenant named {0:?}")]
+    UnknownTenant(String),
+    #[error("a tenant named {0:?} already exists")]
+    Duplicate(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> AdminError {
+    AdminError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TenantInput {
+    pub slug: String,
+    pub display_name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub app_url: Option<String>,
+    pub scopes: Option<String>,
+}
+
+/// Checks an operator's tenant settings; returns the validated slug.
+fn validate(input: &TenantInput) -> Result<TenantSlug, AdminError> {
+    let slug = TenantSlug::parse(&input.slug).map_err(|e| invalid("slug", e.to_string()))?;
+    if input.display_name.trim().is_empty() {
+        return Err(invalid("name", "must not be empty"));
+    }
+    validate_issuer(&input.issuer).map_err(|m| invalid("issuer", m))?;
+    if input.client_id.trim().is_empty() {
+        return Err(invalid("client_id", "must not be empty"));
+    }
+    if input.client_secret.expose().is_empty() {
+        return Err(invalid("client_secret", "must not be empty"));
+    }
+    if let Some(app_url) = &input.app_url {
+        let absolute = url::Url::parse(app_url)
+            .map(|u| matches!(u.scheme(), "http" | "https"))
+            .unwrap_or(false);
+        if !absolute && crate::domain::ReturnTo::parse(app_url).is_none() {
+            return Err(invalid(
+                "app_url",
+                "must be an http(s) URL or a path starting with /",
+            ));
+        }
+    }
+    if let Some(scopes) = &input.scopes {
+        if !scopes.split_whitespace().any(|s| s == "openid") {
+            return Err(invalid("scopes", "must include openid"));
+        }
+    }
+    Ok(slug)
+}
+
+/// Registers a tenant with JIT off and its "Company Roster" group; audited.
+pub async fn add_tenant(
+    db: &Db,
+    secrets: &SecretBox,
+    input: TenantInput,
+    actor: &str,
+) -> Result<TenantRow, AdminError> {
+    let slug = validate(&input)?;
+    let new = NewTenant {
+        slug: slug.as_str().to_owned(),
+        display_name: input.display_name.trim().to_owned(),
+        issuer: input.issuer.clone(),
+        client_id: input.client_id.trim().to_owned(),
+        client_secret_enc: secrets.seal(input.client_secret.expose()),
+        scopes: input
+            .scopes
+            .clone()
+            .unwrap_or_else(|| "openid email profile".to_owned()),
+        app_url: input.app_url.clone(),
+        jit_enabled: false,
+    };
+    let actor = actor.to_owned();
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let row = tenants::insert_with_roster_group(conn, &new).map_err(|e| {
+                if is_unique_violation(&e) {
+                    AdminError::Duplicate(new.slug.clone())
+                } else {
+                    AdminError::Db(e.into())
+                }
+            })?;
+            audit::insert(
+                conn,
+                &NewAuditEvent {
+                    tenant_id: Some(&row.id),
+                    kind: "tenant_created",
+                    actor: &actor,
+                    profile_id: None,
+                    request_id: None,
+                    details: json!({ "slug": row.slug, "issuer": row.issuer, "client_id": row.client_id }),
+                },
+            )
+            .map_err(DbError::from)?;
+            Ok(row)
+        })
+    })
+    .await
+}
+
+/// Turns JIT on or off; audited with the reason and old -> new. Returns the previous value.
+pub async fn set_jit(
+    db: &Db,
+    slug: &str,
+    enabled: bool,
+    reason: &str,
+    actor: &str,
+) -> Result<bool, AdminError> {
+    let reason = reason.trim().to_owned();
+    if reason.is_empty() {
+        return Err(invalid("reason", "say why JIT is being switched"));
+    }
+    let (slug, actor) = (slug.to_owned(), actor.to_owned());
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let tenant = tenants::find_by_slug(conn, &slug)
+                .map_err(DbError::from)?
+                .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
+            tenants::update_jit(conn, &tenant.id, enabled).map_err(DbError::from)?;
+            audit::insert(
+                conn,
+                &NewAuditEvent {
+                    tenant_id: Some(&tenant.id),
+                    kind: "jit_changed",
+                    actor: &actor,
+                    profile_id: None,
+                    request_id: None,
+                    details: json!({ "old": tenant.jit_enabled, "new": enabled, "reason": reason }),
+                },
+            )
+            .map_err(DbError::from)?;
+            Ok(tenant.jit_enabled)
+        })
+    })
+    .await
+}
+
+pub async fn list(db: &Db) -> Result<Vec<TenantRow>, AdminError> {
+    db.run(|conn| tenants::list_all(conn).map_err(|e| AdminError::Db(e.into())))
+        .await
+}
+
+pub async fn find(db: &Db, slug: &str) -> Result<Option<TenantRow>, DbError> {
+    let slug = slug.to_owned();
+    db.run(move |conn| tenants::find_by_slug(conn, &slug).map_err(DbError::from))
+        .await
+}
+
+/// The tenant's profiles, oldest first.
+pub async fn roster(db: &Db, slug: &str) -> Result<(TenantRow, Vec<ProfileRow>), AdminError> {
+    let slug = slug.to_owned();
+    db.run(move |conn| {
+        let tenant = tenants::find_by_slug(conn, &slug)
+            .map_err(DbError::from)?
+            .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
+        let rows = profiles::list_by_tenant(conn, &tenant.id).map_err(DbError::from)?;
+        Ok((tenant, rows))
+    })
+    .await
+}
+
+/// The tenant's audit trail, newest first.
+pub async fn audit_trail(db: &Db, slug: &str, limit: i64) -> Result<Vec<AuditRow>, AdminError> {
+    let slug = slug.to_owned();
+    db.run(move |conn| {
+        let tenant = tenants::find_by_slug(conn, &slug)
+            .map_err(DbError::from)?
+            .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
+        Ok(audit::list_by_tenant(conn, &tenant.id, limit).map_err(DbError::from)?)
+    })
+    .await
+}
+
+/// Creates or refreshes the demo tenant (JIT on) pointing at the built-in provider.
+pub async fn ensure_demo_tenant(
+    db: &Db,
+    secrets: &SecretBox,
+    issuer: &str,
+    client_id: &str,
+    client_secret: &str,
+) -> Result<TenantRow, AdminError> {
+    let existing = find(db, "demo").await?;
+    let sealed = secrets.seal(client_secret);
+    if let Some(tenant) = existing {
+        let (id, issuer, client_id) = (tenant.id.clone(), issuer.to_owned(), client_id.to_owned());
+        db.run(move |conn| {
+            tenants::update_provider(conn, &id, &issuer, &client_id, &sealed).map_err(DbError::from)
+        })
+        .await?;
+        return Ok(find(db, "demo").await?.unwrap_or(tenant));
+    }
+    let tenant = add_tenant(
+        db,
+        secrets,
+        TenantInput {
+            slug: "demo".into(),
+            display_name: "Demo Company".into(),
+            issuer: issuer.into(),
+            client_id: client_id.into(),
+            client_secret: Secret::new(client_secret),
+            app_url: Some("/".into()),
+            scopes: None,
+        },
+        "demo",
+    )
+    .await?;
+    set_jit(db, "demo", true, "demo tenant", "demo").await?;
+    Ok(find(db, "demo").await?.unwrap_or(tenant))
+}

@@ -1,0 +1,218 @@
+//! The composition root: pool, provider cache, keys, HTTP server. Production and tests
+//! build the application the same way.
+
+use crate::crypto::{derive_key, SecretBox};
+use crate::db::Db;
+use crate::oidc::ProviderCache;
+use crate::routes::dev_idp::{self, DevIdp};
+use crate::routes::{configure, request_id_middleware, AppState};
+use crate::service::session::Sessions;
+use crate::service::tenants;
+use crate::settings::Settings;
+use actix_web::cookie::Key;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{from_fn, Logger};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Used only outside production when no key is configured; logged as a warning.
+const INSECURE_DEV_KEY: &str = "jit-sso insecure development key: never use in production";
+
+pub struct Application {
+    port: u16,
+    public_url: String,
+    server: Server,
+    shutting_down: Arc<AtomicBool>,
+    grace: Duration,
+}
+
+/// The keys the service needs, from settings.
+pub struct Keys {
+    pub sessions: Sessions,
+    pub flow_key: Key,
+    pub secrets: SecretBox,
+}
+
+impl Keys {
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Keys> {
+        let relaxed = matches!(settings.environment.as_str(), "development" | "test");
+        let pick = |configured: Option<crate::settings::Secret>,
+                    var: &str|
+         -> anyhow::Result<Vec<u8>> {
+            match configured {
+                Some(s) => Ok(s.expose().as_bytes().to_vec()),
+                None if relaxed => {
+                    log::warn!("{var} is not set: using an insecure development key (environment {})", settings.environment);
+                    Ok(INSECURE_DEV_KEY.as_bytes().to_vec())
+                }
+                None => anyhow::bail!(
+                    "{var} (or {var}_FILE) must be set in the {} environment; generate one with `openssl rand -base64 48`",
+                    settings.environment
+                ),
+            }
+        };
+        let session = pick(
+            settings.secrets.session_key()?,
+            "JIT_SSO__SECRETS__SESSION_KEY",
+        )?;
+        let data = pick(settings.secrets.data_key()?, "JIT_SSO__SECRETS__DATA_KEY")?;
+        let session_jwt: [u8; 32] = derive_key(&session, "session-jwt-hs256");
+        let flow: [u8; 64] = derive_key(&session, "flow-cookie");
+        Ok(Keys {
+            sessions: Sessions::new(&session_jwt, Duration::from_secs(settings.session.ttl_secs)),
+            flow_key: Key::from(&flow),
+            secrets: SecretBox::new(&data),
+        })
+    }
+}
+
+/// Opens the database pool and applies migrations when configured.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    let db = Db::connect(
+        &settings.database.url,
+        settings.database.pool_size,
+        Duration::from_secs(settings.database.connect_timeout_secs),
+    )?;
+    if settings.database.migrate_on_start {
+        let ran = db.migrate().await.context("applying database migrations")?;
+        if ran > 0 {
+            log::info!("applied {ran} database migration(s)");
+        }
+    }
+    Ok(db)
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let keys = Keys::from_settings(&settings)?;
+        let db = open_database(&settings).await?;
+        let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
+            .with_context(|| format!("binding {}:{}", settings.http.host, settings.http.port))?;
+        let port = listener.local_addr()?.port();
+        let public_url = if settings.http.port == 0 {
+            format!("http://127.0.0.1:{port}")
+        } else {
+            settings.http.public_url.trim_end_matches('/').to_owned()
+        };
+
+        let demo = if settings.demo.enabled {
+            log::warn!("DEMO MODE (demo.enabled=true): the development identity provider at {public_url}/dev-idp signs in anyone as anyone; never enable this in production");
+            let idp = Arc::new(DevIdp::new(&public_url));
+            tenants::ensure_demo_tenant(
+                &db,
+                &keys.secrets,
+                idp.issuer(),
+                dev_idp::CLIENT_ID,
+                idp.client_secret(),
+            )
+            .await
+            .context("creating the demo tenant")?;
+            Some(idp)
+        } else {
+            None
+        };
+
+        let shutting_down = Arc::new(AtomicBool::new(false));
+        let state = web::Data::new(AppState {
+            db,
+            providers: ProviderCache::new(
+                Duration::from_secs(settings.oidc.http_timeout_secs),
+                Duration::from_secs(settings.oidc.discovery_ttl_secs),
+                Duration::from_secs(settings.oidc.clock_skew_secs),
+            ),
+            sessions: keys.sessions,
+            secrets: keys.secrets,
+            flow_key: keys.flow_key,
+            secure_cookies: public_url.starts_with("https://"),
+            public_url: public_url.clone(),
+            session_cookie: settings.session.cookie_name.clone(),
+            flow_ttl: Duration::from_secs(settings.oidc.flow_ttl_secs),
+            demo,
+            shutting_down: shutting_down.clone(),
+        });
+        let demo_enabled = state.demo.is_some();
+        let log_probes = settings.log.probes;
+        let mut server = HttpServer::new(move || {
+            let mut logger = Logger::new("%{method}xi %U %s %Dms request_id=%{x-request-id}o")
+                .custom_request_replace("method", |req| req.method().to_string());
+            if !log_probes {
+                logger = logger.exclude("/healthz").exclude("/readyz");
+            }
+            App::new()
+                .app_data(state.clone())
+                // The logger is outermost so that it sees the request id header.
+                .wrap(from_fn(request_id_middleware))
+                .wrap(logger)
+                .configure(|cfg| configure(cfg, demo_enabled))
+        })
+        .disable_signals()
+        .shutdown_timeout(settings.http.shutdown_grace_secs);
+        if settings.http.workers > 0 {
+            server = server.workers(settings.http.workers);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Application {
+            port,
+            public_url,
+            server,
+            shutting_down,
+            grace: Duration::from_secs(settings.http.shutdown_grace_secs),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM or SIGINT, then: readiness turns 503, new connections stop,
+    /// in-flight requests get the grace period to finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let flag = self.shutting_down.clone();
+        let grace = self.grace;
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            log::info!(
+                "shutdown requested: draining for up to {}s",
+                grace.as_secs()
+            );
+            flag.store(true, Ordering::SeqCst);
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
