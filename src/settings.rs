@@ -139,9 +139,11 @@ fn resolve_secret(
     name: &str,
 ) -> Result<Option<Secret>, SettingsError> {
     let secret = match (value, file) {
-        (Some(_), Some(_)) => return Err(SettingsError::Invalid(format!(
+        (Some(_), Some(_)) => {
+            return Err(SettingsError::Invalid(format!(
             "set either {ENV_PREFIX}SECRETS__{name} or {ENV_PREFIX}SECRETS__{name}_FILE, not both"
-        ))),
+        )))
+        }
         (Some(v), None) => v.clone(),
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {

@@ -146,38 +146,40 @@ struct AuthorizeForm {
     email: String,
 }
 
-fn check(idp: &DevIdp, p: &AuthorizeParams) -> Result<(), HttpResponse> {
-    let bad = |m: &str| {
-        Err(html(
-            StatusCode::BAD_REQUEST,
-            "Bad sign-in request",
-            &format!(
-                "<main class=\"box\"><h1>Bad sign-in request</h1><p>{}</p></main>",
-                escape(m)
-            ),
-        ))
-    };
+/// Why an authorize request is refused, if it is.
+fn check(idp: &DevIdp, p: &AuthorizeParams) -> Result<(), &'static str> {
     if p.response_type != "code" || p.client_id != CLIENT_ID {
-        return bad("unknown client or response type");
+        return Err("unknown client or response type");
     }
     if p.redirect_uri != idp.redirect_uri {
-        return bad("this redirect URI is not registered");
+        return Err("this redirect URI is not registered");
     }
     if p.code_challenge_method != "S256"
         || p.code_challenge.len() < 43
         || p.state.is_empty()
         || p.nonce.is_empty()
     {
-        return bad("PKCE (S256), state and nonce are required");
+        return Err("PKCE (S256), state and nonce are required");
     }
     Ok(())
+}
+
+fn bad_request(why: &str) -> HttpResponse {
+    html(
+        StatusCode::BAD_REQUEST,
+        "Bad sign-in request",
+        &format!(
+            "<main class=\"box\"><h1>Bad sign-in request</h1><p>{}</p></main>",
+            escape(why)
+        ),
+    )
 }
 
 #[get("/authorize")]
 async fn authorize_form(app: App, query: web::Query<AuthorizeParams>) -> HttpResponse {
     let idp = idp(&app);
-    if let Err(resp) = check(idp, &query) {
-        return resp;
+    if let Err(why) = check(idp, &query) {
+        return bad_request(why);
     }
     let hidden: String = [
         ("response_type", &query.response_type),
@@ -207,8 +209,8 @@ async fn authorize_form(app: App, query: web::Query<AuthorizeParams>) -> HttpRes
 async fn authorize_submit(app: App, form: web::Form<AuthorizeForm>) -> HttpResponse {
     let idp = idp(&app);
     let form = form.into_inner();
-    if let Err(resp) = check(idp, &form.params) {
-        return resp;
+    if let Err(why) = check(idp, &form.params) {
+        return bad_request(why);
     }
     let (Ok(email), Some(given)) = (
         Email::parse(&form.email),

@@ -66,7 +66,7 @@ impl Decision {
 #[derive(Debug)]
 pub enum Outcome {
     Admitted {
-        profile: ProfileRow,
+        profile: Box<ProfileRow>,
         decision: Decision,
     },
     Refused(Refusal),
@@ -163,7 +163,7 @@ fn decide(
             ..profile
         };
         return Ok(Some(Outcome::Admitted {
-            profile,
+            profile: Box::new(profile),
             decision: Decision::SignedIn,
         }));
     }
@@ -206,7 +206,7 @@ fn decide(
             ..profile
         };
         return Ok(Some(Outcome::Admitted {
-            profile,
+            profile: Box::new(profile),
             decision: Decision::Linked,
         }));
     }
@@ -235,7 +235,7 @@ fn decide(
     let profile = profiles::find_by_id(conn, &row.id)?
         .ok_or_else(|| DbError::Unavailable("profile vanished after insert".into()))?;
     Ok(Some(Outcome::Admitted {
-        profile,
+        profile: Box::new(profile),
         decision: Decision::Created,
     }))
 }

@@ -65,8 +65,11 @@ impl PgDatabase {
     pub fn drop_now(&self) {
         let admin = format!("{}/postgres", postgres_server());
         if let Ok(mut conn) = PgConnection::establish(&admin) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-                .execute(&mut conn);
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn);
         }
     }
 }
@@ -87,7 +90,6 @@ pub struct TestApp {
     pub provider: TestProvider,
     pub db: Db,
     pub keys: Keys,
-    pub settings: Settings,
     guard: DbGuard,
     server: actix_web::dev::ServerHandle,
 }
@@ -113,7 +115,10 @@ impl TestApp {
         Self::spawn_with(backend, |_| {}).await
     }
 
-    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+    pub async fn spawn_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
         let (url, guard) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -129,12 +134,21 @@ impl TestApp {
         tweak(&mut settings);
         let provider = TestProvider::start().await;
         let keys = Keys::from_settings(&settings).expect("keys");
-        let app = Application::build(settings.clone()).await.expect("app builds");
+        let app = Application::build(settings.clone())
+            .await
+            .expect("app builds");
         let address = app.public_url().to_owned();
         let server = app.handle();
         tokio::spawn(app.run_until_stopped());
         let db = Db::connect(&url, 4, Duration::from_secs(5)).expect("test pool");
-        Some(TestApp { address, provider, db, keys, settings, guard, server })
+        Some(TestApp {
+            address,
+            provider,
+            db,
+            keys,
+            guard,
+            server,
+        })
     }
 
     pub fn postgres(&self) -> Option<&PgDatabase> {
@@ -144,16 +158,19 @@ impl TestApp {
         }
     }
 
-    pub async fn stop(&self) {
-        self.server.stop(true).await;
-    }
-
     /// Registers a tenant pointing at the test provider.
     pub async fn add_tenant(&self, slug: &str, jit: bool) {
-        self.add_tenant_with(slug, &self.provider.issuer(), jit, None).await;
+        self.add_tenant_with(slug, &self.provider.issuer(), jit, None)
+            .await;
     }
 
-    pub async fn add_tenant_with(&self, slug: &str, issuer: &str, jit: bool, app_url: Option<&str>) {
+    pub async fn add_tenant_with(
+        &self,
+        slug: &str,
+        issuer: &str,
+        jit: bool,
+        app_url: Option<&str>,
+    ) {
         let input = TenantInput {
             slug: slug.into(),
             display_name: format!("{slug} Inc."),
@@ -172,7 +189,9 @@ impl TestApp {
     }
 
     pub async fn set_jit(&self, slug: &str, on: bool) {
-        tenants::set_jit(&self.db, slug, on, "test", "test").await.expect("jit set");
+        tenants::set_jit(&self.db, slug, on, "test", "test")
+            .await
+            .expect("jit set");
     }
 
     pub async fn profiles(&self, slug: &str) -> Vec<ProfileRow> {
@@ -208,15 +227,31 @@ impl TestApp {
 
     /// Starts a sign-in: returns the provider's authorize URL.
     pub async fn start_login(&self, browser: &Client, path: &str) -> String {
-        let resp = browser.get(self.url(path)).send().await.expect("login request");
-        assert_eq!(resp.status(), StatusCode::FOUND, "login should redirect to the provider");
+        let resp = browser
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(
+            resp.status(),
+            StatusCode::FOUND,
+            "login should redirect to the provider"
+        );
         location(&resp)
     }
 
     /// The test provider approves the current user: returns the callback URL.
     pub async fn authorize(&self, browser: &Client, authorize_url: &str) -> String {
-        let resp = browser.get(authorize_url).send().await.expect("authorize request");
-        assert_eq!(resp.status(), StatusCode::FOUND, "provider should redirect back");
+        let resp = browser
+            .get(authorize_url)
+            .send()
+            .await
+            .expect("authorize request");
+        assert_eq!(
+            resp.status(),
+            StatusCode::FOUND,
+            "provider should redirect back"
+        );
         location(&resp)
     }
 
@@ -225,7 +260,11 @@ impl TestApp {
         self.provider.login_as(user);
         let authorize = self.start_login(browser, &format!("/t/{slug}/login")).await;
         let callback = self.authorize(browser, &authorize).await;
-        browser.get(callback).send().await.expect("callback request")
+        browser
+            .get(callback)
+            .send()
+            .await
+            .expect("callback request")
     }
 
     pub async fn sign_in(&self, slug: &str, user: TestUser) -> Response {
@@ -249,7 +288,10 @@ pub fn location(resp: &Response) -> String {
         .unwrap_or_else(|| panic!("no Location header on {} {}", resp.status(), resp.url()))
         .to_str()
         .expect("ascii location");
-    resp.url().join(raw).expect("resolvable location").to_string()
+    resp.url()
+        .join(raw)
+        .expect("resolvable location")
+        .to_string()
 }
 
 /// Runs a test body against SQLite, and against PostgreSQL when it is reachable.
@@ -277,4 +319,11 @@ macro_rules! on_both_databases {
             }
         }
     };
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The stop command is sent at once; its completion need not be awaited.
+        drop(self.server.stop(false));
+    }
 }

@@ -69,7 +69,12 @@ fn start_node_provider(redirect_uri: &str) -> Option<NodeProvider> {
 
 /// Follows the provider's redirects and submits its login and consent forms until it
 /// redirects to our callback; returns the callback URL.
-async fn through_provider(browser: &Client, authorize: &str, callback_prefix: &str, login: &str) -> String {
+async fn through_provider(
+    browser: &Client,
+    authorize: &str,
+    callback_prefix: &str,
+    login: &str,
+) -> String {
     let mut url = authorize.to_owned();
     for _ in 0..20 {
         let resp = browser.get(&url).send().await.expect("provider request");
@@ -91,10 +96,17 @@ async fn through_provider(browser: &Client, authorize: &str, callback_prefix: &s
                     panic!("unexpected provider page: {page}");
                 };
                 let posted = browser.post(&url).form(&form).send().await.unwrap();
-                assert!(posted.status().is_redirection(), "form post answered {}", posted.status());
+                assert!(
+                    posted.status().is_redirection(),
+                    "form post answered {}",
+                    posted.status()
+                );
                 url = location(&posted);
             }
-            other => panic!("provider answered {other} at {url}: {}", resp.text().await.unwrap_or_default()),
+            other => panic!(
+                "provider answered {other} at {url}: {}",
+                resp.text().await.unwrap_or_default()
+            ),
         }
     }
     panic!("the provider never redirected back");
@@ -104,7 +116,9 @@ async fn through_provider(browser: &Client, authorize: &str, callback_prefix: &s
 async fn a_full_sign_in_through_oidc_provider_creates_the_profile_and_a_second_finds_it() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let callback = app.url("/t/interop/callback");
-    let Some(node) = start_node_provider(&callback) else { return };
+    let Some(node) = start_node_provider(&callback) else {
+        return;
+    };
 
     let input = jit_sso::service::tenants::TenantInput {
         slug: "interop".into(),
@@ -115,17 +129,35 @@ async fn a_full_sign_in_through_oidc_provider_creates_the_profile_and_a_second_f
         app_url: None,
         scopes: None,
     };
-    jit_sso::service::tenants::add_tenant(&app.db, &app.keys.secrets, input, "test").await.unwrap();
+    jit_sso::service::tenants::add_tenant(&app.db, &app.keys.secrets, input, "test")
+        .await
+        .unwrap();
     app.set_jit("interop", true).await;
 
     for round in 0..2 {
         let browser = app.browser();
         let authorize = app.start_login(&browser, "/t/interop/login").await;
-        assert!(authorize.starts_with(&node.issuer), "redirects to the provider");
-        let back = through_provider(&browser, &authorize, &callback, "jane.doe@interop.example").await;
+        assert!(
+            authorize.starts_with(&node.issuer),
+            "redirects to the provider"
+        );
+        let back =
+            through_provider(&browser, &authorize, &callback, "jane.doe@interop.example").await;
         let resp = browser.get(back).send().await.unwrap();
-        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "round {round}: {}", resp.text().await.unwrap_or_default());
-        let me: serde_json::Value = browser.get(app.url("/session")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::SEE_OTHER,
+            "round {round}: {}",
+            resp.text().await.unwrap_or_default()
+        );
+        let me: serde_json::Value = browser
+            .get(app.url("/session"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(me["email"], "jane.doe@interop.example");
         assert_eq!(me["first_name"], "Jane");
         assert_eq!(me["last_name"], "Doe");

@@ -14,9 +14,15 @@ async fn refused_with(app: &TestApp, tamper: Tamper) {
     app.provider.tamper_next(tamper);
     let resp = app.sign_in("acme", carol()).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{tamper:?}");
-    assert!(resp.headers().get("location").is_none(), "{tamper:?} must not redirect");
+    assert!(
+        resp.headers().get("location").is_none(),
+        "{tamper:?} must not redirect"
+    );
     let page = resp.text().await.unwrap();
-    assert!(page.contains("We could not verify your identity"), "{tamper:?}: {page}");
+    assert!(
+        page.contains("We could not verify your identity"),
+        "{tamper:?}: {page}"
+    );
     assert!(page.contains("/t/acme/login"), "offers to start again");
     assert_eq!(app.count("profiles").await, 0, "{tamper:?} wrote a profile");
     assert_eq!(app.count("identities").await, 0);
