@@ -123,7 +123,7 @@ fn describe(kind: &ErrorKind) -> (StatusCode, &'static str, String) {
             "We could not verify your identity",
             "The identity token from your company's provider did not pass our checks, so we did not sign you in. Please try again; if it keeps happening, tell your administrator.".into(),
         ),
-        Refused(r) => (StatusCode::FORBIDDEN, refusal_title(*r), refusal_text(*r).into()),
+        Refused(r) => (StatusCode::FORBIDDEN, refusal_title(r), refusal_text(r)),
         ProviderUnreachable => (
             StatusCode::SERVICE_UNAVAILABLE,
             "Your company's identity provider is not answering",
@@ -147,25 +147,28 @@ fn describe(kind: &ErrorKind) -> (StatusCode, &'static str, String) {
     }
 }
 
-pub fn refusal_title(r: Refusal) -> &'static str {
+pub fn refusal_title(r: &Refusal) -> &'static str {
     match r {
         Refusal::NoAccount => "You do not have an account yet",
         Refusal::EmailUnverified => "Your email address is not verified",
-        Refusal::MissingEmail | Refusal::InvalidEmail => {
+        Refusal::MissingEmail(_) | Refusal::InvalidEmail => {
             "Your sign-in did not include a usable email address"
         }
+        Refusal::DomainNotAllowed => "This email domain is not allowed",
         Refusal::Deactivated => "Your account is deactivated",
         Refusal::IdentityConflict => "This account belongs to someone else",
     }
 }
 
-fn refusal_text(r: Refusal) -> &'static str {
+fn refusal_text(r: &Refusal) -> String {
     match r {
-        Refusal::NoAccount => "Your company has not given you an account in this application yet. Please contact your administrator to request access.",
-        Refusal::EmailUnverified => "Your identity provider says your email address is not verified, so we cannot use it. Please ask your administrator to verify it.",
-        Refusal::MissingEmail | Refusal::InvalidEmail => "We need an email address from your company's identity provider to find your account. Please ask your administrator to send the email claim.",
-        Refusal::Deactivated => "Your account in this application has been deactivated. Please contact your administrator if you need access again.",
-        Refusal::IdentityConflict => "The email address you signed in with is already linked to a different person's account. For your safety we did not sign you in. Please contact your administrator.",
+        Refusal::NoAccount => "Your company has not given you an account in this application yet. Please contact your administrator to request access.".into(),
+        Refusal::EmailUnverified => "Your identity provider did not confirm that your email address is verified, so we cannot use it to find or create your account. Please ask your administrator to verify it.".into(),
+        Refusal::MissingEmail(claim) => format!("We need your email address to find your account, but your company's identity provider did not send it. Please ask your administrator to add the \u{201c}{claim}\u{201d} claim to this application's sign-in token."),
+        Refusal::InvalidEmail => "The email address your identity provider sent is not a valid address. Please ask your administrator to correct it.".into(),
+        Refusal::DomainNotAllowed => "Your company allows only certain email domains in this application, and yours is not one of them. Please contact your administrator.".into(),
+        Refusal::Deactivated => "Your account in this application has been deactivated. Please contact your administrator if you need access again.".into(),
+        Refusal::IdentityConflict => "The email address you signed in with is already linked to a different person's account. For your safety we did not sign you in. Please contact your administrator.".into(),
     }
 }
 

@@ -171,3 +171,32 @@ pub fn count_by_tenant(conn: &mut AnyConnection, tenant_id: &str) -> QueryResult
         .count()
         .get_result(conn)
 }
+
+pub fn update_email(
+    conn: &mut AnyConnection,
+    id: &str,
+    email: &str,
+    email_normalized: &str,
+) -> Result<(), DieselError> {
+    diesel::update(profiles::table.find(id))
+        .set((
+            profiles::email.eq(email),
+            profiles::email_normalized.eq(email_normalized),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn update_names(
+    conn: &mut AnyConnection,
+    id: &str,
+    first_name: &str,
+    last_name: &str,
+) -> QueryResult<usize> {
+    diesel::update(profiles::table.find(id))
+        .set((
+            profiles::first_name.eq(first_name),
+            profiles::last_name.eq(last_name),
+        ))
+        .execute(conn)
+}

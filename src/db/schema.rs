@@ -14,6 +14,13 @@ diesel::table! {
         default_role -> Text,
         default_locale -> Text,
         default_time_zone -> Text,
+        email_claim -> Text,
+        given_name_claim -> Text,
+        family_name_claim -> Text,
+        trust_unstated_email -> Bool,
+        trust_username_email -> Bool,
+        allowed_email_domains -> Text,
+        sync_names -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
     }

@@ -21,6 +21,13 @@ pub struct TenantRow {
     pub default_role: String,
     pub default_locale: String,
     pub default_time_zone: String,
+    pub email_claim: String,
+    pub given_name_claim: String,
+    pub family_name_claim: String,
+    pub trust_unstated_email: bool,
+    pub trust_username_email: bool,
+    pub allowed_email_domains: String,
+    pub sync_names: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -134,16 +134,30 @@ impl Default for ProfileDefaults {
     }
 }
 
-/// What the identity provider told us about the person, after the token was verified.
+/// What the identity provider told us about the person, after the tokens were verified:
+/// the exact issuer and subject, and the ID token's claims (gaps filled from userinfo).
 #[derive(Debug, Clone)]
 pub struct VerifiedIdentity {
     pub issuer: String,
     pub subject: String,
-    pub email: Option<String>,
-    pub email_verified: Option<bool>,
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    pub name: Option<String>,
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+impl VerifiedIdentity {
+    /// A string claim; other types count as absent.
+    pub fn text(&self, claim: &str) -> Option<&str> {
+        self.claims.get(claim).and_then(serde_json::Value::as_str)
+    }
+
+    /// A boolean claim as providers really send it: `true`, or the string `"true"`.
+    /// Anything else present is `Some(false)` (never mistaken for true); absent is `None`.
+    pub fn flag(&self, claim: &str) -> Option<bool> {
+        self.claims.get(claim).map(|v| match v {
+            serde_json::Value::Bool(b) => *b,
+            serde_json::Value::String(s) => s.trim().eq_ignore_ascii_case("true"),
+            _ => false,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -178,6 +192,36 @@ mod tests {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(Email::parse(&format!("{}@example.com", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn email_verified_given_as_a_string_means_what_it_says() {
+        let id = |v: serde_json::Value| VerifiedIdentity {
+            issuer: "i".into(),
+            subject: "s".into(),
+            claims: serde_json::json!({ "email_verified": v })
+                .as_object()
+                .unwrap()
+                .clone(),
+        };
+        assert_eq!(
+            id(serde_json::json!(true)).flag("email_verified"),
+            Some(true)
+        );
+        assert_eq!(
+            id(serde_json::json!("true")).flag("email_verified"),
+            Some(true)
+        );
+        assert_eq!(
+            id(serde_json::json!("false")).flag("email_verified"),
+            Some(false)
+        );
+        assert_eq!(
+            id(serde_json::json!("yes")).flag("email_verified"),
+            Some(false)
+        );
+        assert_eq!(id(serde_json::json!(1)).flag("email_verified"), Some(false));
+        assert_eq!(id(serde_json::json!(true)).flag("other"), None);
     }
 
     #[test]

@@ -1,50 +1,51 @@
 //! Per-issuer cache of discovery documents and key sets.
+//!
+//! One fetch at a time per issuer (a burst of sign-ins after expiry makes one request);
+//! a stale copy keeps serving while the provider is unreachable; an unknown `kid` forces
+//! a refetch at most once per [`KEY_REFRESH_MIN_INTERVAL`].
 
-use super::{validate_issuer, OidcError, KEY_REFRESH_MIN_INTERVAL};
-use openidconnect::core::CoreProviderMetadata;
-use openidconnect::{DiscoveryError, IssuerUrl};
+use super::http::Http;
+use super::keys::KeySet;
+use super::{validate_endpoint, validate_issuer, OidcError, KEY_REFRESH_MIN_INTERVAL};
+use jsonwebtoken::Algorithm;
+use serde_json::Value;
 use std::collections::HashMap;
+use std::str::FromStr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// Retry interval after a failed refresh while a stale copy is still served.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 
+/// What we use of a provider's discovery document, and its keys.
+pub struct Provider {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub userinfo_endpoint: Option<String>,
+    pub token_auth_methods: Option<Vec<String>>,
+    pub algs: Vec<Algorithm>,
+    pub keys: KeySet,
+    pub fetched_at: Instant,
+}
+
 struct Entry {
-    metadata: Arc<CoreProviderMetadata>,
-    fetched_at: Instant,
+    provider: Arc<Provider>,
     refresh_at: Instant,
 }
 
-/// A provider's metadata (with its keys) as used for one sign-in.
-pub struct Provider {
-    pub metadata: Arc<CoreProviderMetadata>,
-    /// True when the keys were just refetched for this sign-in (do not refetch again).
-    pub refreshed: bool,
-}
-
 pub struct ProviderCache {
-    http: reqwest::Client,
+    pub(super) http: Http,
     ttl: Duration,
-    clock_skew: Duration,
+    pub(super) clock_skew: Duration,
     entries: RwLock<HashMap<String, Entry>>,
-    /// One fetch at a time per issuer: a burst of sign-ins after expiry makes one request.
     fetch_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl ProviderCache {
     pub fn new(timeout: Duration, ttl: Duration, clock_skew: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            // Following redirects on the back channel opens the door to SSRF.
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .user_agent(concat!("jit-sso/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client configuration is valid");
         ProviderCache {
-            http,
+            http: Http::new(timeout),
             ttl,
             clock_skew,
             entries: RwLock::new(HashMap::new()),
@@ -52,30 +53,28 @@ impl ProviderCache {
         }
     }
 
-    pub(super) fn http(&self) -> &reqwest::Client {
-        &self.http
-    }
-
-    pub(super) fn clock_skew(&self) -> Duration {
-        self.clock_skew
-    }
-
-    /// The cached metadata, fetched when absent or older than the TTL. When a refresh fails
-    /// but a copy exists, the copy keeps serving (keys rarely change; sign-ins go on).
-    pub async fn metadata(&self, issuer: &str) -> Result<Provider, OidcError> {
-        if let Some(m) = self.fresh(issuer, |e| Instant::now() < e.refresh_at) {
-            return Ok(Provider {
-                metadata: m,
-                refreshed: false,
-            });
+    /// The provider, from the cache when fresh.
+    pub async fn provider(&self, issuer: &str) -> Result<Arc<Provider>, OidcError> {
+        {
+            let entries = self.entries.read().expect("cache lock");
+            if let Some(e) = entries
+                .get(issuer)
+                .filter(|e| Instant::now() < e.refresh_at)
+            {
+                return Ok(e.provider.clone());
+            }
         }
-        self.fetch(issuer, false).await
+        self.fetch(issuer, None).await
     }
 
-    /// Refetches the provider's keys after an unknown `kid`, at most once per
-    /// [`KEY_REFRESH_MIN_INTERVAL`].
-    pub(super) async fn refresh_keys(&self, issuer: &str) -> Result<Provider, OidcError> {
-        self.fetch(issuer, true).await
+    /// Refetches after an unknown key, unless `seen` was fetched very recently (then the
+    /// newest copy is returned as it is).
+    pub async fn refresh_keys(
+        &self,
+        issuer: &str,
+        seen: &Provider,
+    ) -> Result<Arc<Provider>, OidcError> {
+        self.fetch(issuer, Some(seen.fetched_at)).await
     }
 
     /// Drops a cached provider (after its tenant's settings changed).
@@ -83,65 +82,48 @@ impl ProviderCache {
         self.entries.write().expect("cache lock").remove(issuer);
     }
 
-    fn fresh(
+    async fn fetch(
         &self,
         issuer: &str,
-        ok: impl Fn(&Entry) -> bool,
-    ) -> Option<Arc<CoreProviderMetadata>> {
-        let entries = self.entries.read().expect("cache lock");
-        entries
-            .get(issuer)
-            .filter(|e| ok(e))
-            .map(|e| e.metadata.clone())
-    }
-
-    async fn fetch(&self, issuer: &str, forced: bool) -> Result<Provider, OidcError> {
+        forced_after: Option<Instant>,
+    ) -> Result<Arc<Provider>, OidcError> {
         let lock = {
             let mut locks = self.fetch_locks.lock().expect("cache lock");
             locks.entry(issuer.to_owned()).or_default().clone()
         };
         let _guard = lock.lock().await;
-        // Someone else may have fetched while we waited.
-        let recent = |e: &Entry| {
-            if forced {
-                e.fetched_at.elapsed() < KEY_REFRESH_MIN_INTERVAL
-            } else {
-                Instant::now() < e.refresh_at
+        // Someone else may have fetched while we waited; a forced refresh is rate-limited.
+        if let Some(current) = self.entries.read().expect("cache lock").get(issuer) {
+            let p = &current.provider;
+            let fresh_enough = match forced_after {
+                Some(seen) => {
+                    p.fetched_at > seen || p.fetched_at.elapsed() < KEY_REFRESH_MIN_INTERVAL
+                }
+                None => Instant::now() < current.refresh_at,
+            };
+            if fresh_enough {
+                return Ok(p.clone());
             }
-        };
-        if let Some(m) = self.fresh(issuer, recent) {
-            return Ok(Provider {
-                metadata: m,
-                refreshed: true,
-            });
         }
         match self.discover(issuer).await {
-            Ok(metadata) => {
-                let metadata = Arc::new(metadata);
-                let now = Instant::now();
+            Ok(provider) => {
+                let provider = Arc::new(provider);
                 self.entries.write().expect("cache lock").insert(
                     issuer.to_owned(),
                     Entry {
-                        metadata: metadata.clone(),
-                        fetched_at: now,
-                        refresh_at: now + self.ttl,
+                        provider: provider.clone(),
+                        refresh_at: Instant::now() + self.ttl,
                     },
                 );
-                Ok(Provider {
-                    metadata,
-                    refreshed: true,
-                })
+                Ok(provider)
             }
             Err(e) => {
                 let mut entries = self.entries.write().expect("cache lock");
                 match entries.get_mut(issuer) {
                     Some(stale) if matches!(e, OidcError::Unreachable(_)) => {
-                        log::warn!("provider {issuer} unreachable, using cached metadata: {e}");
+                        log::warn!("provider {issuer} unreachable, keeping its cached keys: {e}");
                         stale.refresh_at = Instant::now() + RETRY_AFTER_FAILURE;
-                        Ok(Provider {
-                            metadata: stale.metadata.clone(),
-                            refreshed: true,
-                        })
+                        Ok(stale.provider.clone())
                     }
                     _ => Err(e),
                 }
@@ -149,28 +131,59 @@ impl ProviderCache {
         }
     }
 
-    async fn discover(&self, issuer: &str) -> Result<CoreProviderMetadata, OidcError> {
+    async fn discover(&self, issuer: &str) -> Result<Provider, OidcError> {
         validate_issuer(issuer).map_err(OidcError::Misconfigured)?;
-        let issuer_url = IssuerUrl::new(issuer.to_owned())
-            .map_err(|e| OidcError::Misconfigured(format!("issuer: {e}")))?;
-        CoreProviderMetadata::discover_async(issuer_url, &self.http)
-            .await
-            .map_err(|e| match e {
-                DiscoveryError::Request(_) => {
-                    OidcError::Unreachable(format!("discovery at {issuer} failed"))
-                }
-                DiscoveryError::Response(status, _, _) if status.is_server_error() => {
-                    OidcError::Unreachable(format!("discovery at {issuer}: HTTP {status}"))
-                }
-                DiscoveryError::Response(status, _, _) => OidcError::Misconfigured(format!(
-                    "discovery at {issuer} answered HTTP {status}"
-                )),
-                DiscoveryError::Validation(m) => OidcError::Misconfigured(m),
-                DiscoveryError::Parse(p) => OidcError::Misconfigured(format!(
-                    "discovery document of {issuer} is invalid at {}",
-                    p.path()
-                )),
-                other => OidcError::Misconfigured(other.to_string()),
+        // Discovery 1.0, section 4: the issuer without a trailing slash, then the path.
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let doc = self.http.get_json(&url, "discovery").await?;
+        let text = |key: &str| doc.get(key).and_then(Value::as_str).map(str::to_owned);
+        let endpoint = |key: &str| -> Result<String, OidcError> {
+            let value = text(key).ok_or_else(|| {
+                OidcError::Misconfigured(format!("the discovery document of {issuer} has no {key}"))
+            })?;
+            validate_endpoint(&value)
+                .map_err(|m| OidcError::Misconfigured(format!("{key} {m}")))?;
+            Ok(value)
+        };
+        let discovered = text("issuer").unwrap_or_default();
+        if discovered != issuer {
+            return Err(OidcError::Misconfigured(format!(
+                "issuer mismatch: the tenant is configured with {issuer:?} but the provider's discovery document says {discovered:?}; they must be identical (including any trailing slash)"
+            )));
+        }
+        let jwks_uri = endpoint("jwks_uri")?;
+        let jwks = self.http.get_json(&jwks_uri, "keys").await?;
+        let keys = KeySet::from_jwks(&jwks).map_err(OidcError::Misconfigured)?;
+        if keys.is_empty() {
+            return Err(OidcError::Misconfigured(format!(
+                "{issuer} publishes no usable signing key"
+            )));
+        }
+        let strings = |key: &str| -> Option<Vec<String>> {
+            doc.get(key).and_then(Value::as_array).map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
             })
+        };
+        let algs = strings("id_token_signing_alg_values_supported")
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|a| Algorithm::from_str(a).ok())
+            .collect();
+        Ok(Provider {
+            issuer: issuer.to_owned(),
+            authorization_endpoint: endpoint("authorization_endpoint")?,
+            token_endpoint: endpoint("token_endpoint")?,
+            userinfo_endpoint: text("userinfo_endpoint").filter(|u| validate_endpoint(u).is_ok()),
+            token_auth_methods: strings("token_endpoint_auth_methods_supported"),
+            algs,
+            keys,
+            fetched_at: Instant::now(),
+        })
     }
 }

@@ -1,40 +1,36 @@
-//! The relying-party side of OpenID Connect: discovery, keys, code exchange and ID token
-//! validation, built on the `openidconnect` crate.
+//! The relying-party side of OpenID Connect: discovery, keys, the authorization request,
+//! code exchange, ID token and userinfo validation.
 //!
-//! Discovery documents and key sets are cached per issuer. A token signed with a key we do
-//! not know triggers one refetch of the provider's keys (at most once per
-//! [`KEY_REFRESH_MIN_INTERVAL`] per issuer), so key rotation at the provider never needs a
-//! restart here.
+//! `openidconnect` builds the authorization request (state, nonce, PKCE S256); the code
+//! exchange and the token checks are done here with `jsonwebtoken`, so that every rule of
+//! OpenID Connect Core 3.1.3.7 is explicit and tested, and claims are read leniently.
 
 mod cache;
+mod http;
+mod keys;
+mod verify;
 
-pub use cache::ProviderCache;
+pub use cache::{Provider, ProviderCache};
+pub use keys::KeySet;
+pub use verify::{token_hash, Rejection, ACCEPTED_ALGS, MAX_ID_TOKEN_AGE};
 
 use crate::domain::VerifiedIdentity;
 use crate::settings::Secret;
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreProviderMetadata,
-    CoreUserInfoClaims,
-};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
 use openidconnect::{
-    AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
-    TokenResponse,
+    AuthUrl, ClientId, CsrfToken, IssuerUrl, JsonWebKeySet, Nonce, PkceCodeChallenge, RedirectUrl,
+    Scope,
 };
+use reqwest::header::{ACCEPT, AUTHORIZATION};
+use serde_json::{Map, Value};
+use std::sync::Arc;
 use std::time::Duration;
+use verify::Expected;
 
 /// Minimum time between two forced key refetches for one issuer.
 pub const KEY_REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(10);
-
-type Client = CoreClient<
-    EndpointSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointMaybeSet,
-    EndpointMaybeSet,
->;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
@@ -48,7 +44,7 @@ pub enum OidcError {
     #[error("token endpoint refused the code: {error}")]
     CodeRefused { error: String },
     /// The ID token (or userinfo) failed validation.
-    #[error("ID token rejected: {0}")]
+    #[error("token rejected: {0}")]
     TokenRejected(String),
 }
 
@@ -71,19 +67,28 @@ pub struct AuthRequest {
     pub pkce_verifier: String,
 }
 
-/// Issuers must be https, except on loopback hosts (development and tests).
-pub fn validate_issuer(issuer: &str) -> Result<url::Url, String> {
-    let url = url::Url::parse(issuer).map_err(|e| format!("issuer is not a URL: {e}"))?;
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err("issuer must not have a query or fragment".into());
+fn check_url(raw: &str, allow_query: bool) -> Result<url::Url, String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+    if url.fragment().is_some() || (!allow_query && url.query().is_some()) {
+        return Err("must not have a query or fragment".into());
     }
     match (url.scheme(), url.host()) {
         ("https", Some(_)) => Ok(url),
         ("http", Some(url::Host::Domain("localhost"))) => Ok(url),
         ("http", Some(url::Host::Ipv4(ip))) if ip.is_loopback() => Ok(url),
         ("http", Some(url::Host::Ipv6(ip))) if ip.is_loopback() => Ok(url),
-        _ => Err("issuer must be an https URL (http is allowed only on loopback)".into()),
+        _ => Err("must be an https URL (http is allowed only on loopback)".into()),
     }
+}
+
+/// Issuers must be https (http only on loopback hosts), without query or fragment.
+pub fn validate_issuer(issuer: &str) -> Result<url::Url, String> {
+    check_url(issuer, false)
+}
+
+/// Provider endpoints: like issuers, but a query is allowed (some providers use one).
+pub fn validate_endpoint(endpoint: &str) -> Result<url::Url, String> {
+    check_url(endpoint, true)
 }
 
 impl ProviderCache {
@@ -93,8 +98,15 @@ impl ProviderCache {
         cfg: &ClientConfig,
         login_hint: Option<&str>,
     ) -> Result<AuthRequest, OidcError> {
-        let provider = self.metadata(&cfg.issuer).await?;
-        let client = build_client(&provider.metadata, cfg)?;
+        let provider = self.provider(&cfg.issuer).await?;
+        let bad = |e: &dyn std::fmt::Display| OidcError::Misconfigured(e.to_string());
+        let client = CoreClient::new(
+            ClientId::new(cfg.client_id.clone()),
+            IssuerUrl::new(cfg.issuer.clone()).map_err(|e| bad(&e))?,
+            JsonWebKeySet::default(),
+        )
+        .set_auth_uri(AuthUrl::new(provider.authorization_endpoint.clone()).map_err(|e| bad(&e))?)
+        .set_redirect_uri(RedirectUrl::new(cfg.redirect_uri.clone()).map_err(|e| bad(&e))?);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
             .authorize_url(
@@ -118,215 +130,239 @@ impl ProviderCache {
         })
     }
 
-    /// Exchanges the code and returns the verified identity, with names and email filled in
-    /// from userinfo when the ID token lacks them.
+    /// Exchanges the code and returns the verified identity. Claims named in `wanted` that
+    /// the ID token lacks are read from userinfo (whose `sub` must match).
     pub async fn finish(
         &self,
         cfg: &ClientConfig,
         code: &str,
         pkce_verifier: &str,
         nonce: &str,
+        wanted: &[&str],
     ) -> Result<VerifiedIdentity, OidcError> {
-        let mut provider = self.metadata(&cfg.issuer).await?;
-        let client = build_client(&provider.metadata, cfg)?;
-        let response = client
-            .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .map_err(|e| OidcError::Misconfigured(e.to_string()))?
-            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
-            .request_async(self.http())
-            .await
-            .map_err(token_error)?;
-        let id_token = response
-            .id_token()
+        let mut provider = self.provider(&cfg.issuer).await?;
+        let tokens = self.exchange(&provider, cfg, code, pkce_verifier).await?;
+        let id_token = tokens
+            .get("id_token")
+            .and_then(Value::as_str)
             .ok_or_else(|| OidcError::TokenRejected("the provider sent no ID token".into()))?;
-        let nonce = Nonce::new(nonce.to_owned());
-
-        let mut client = client;
+        let access_token = tokens.get("access_token").and_then(Value::as_str);
         let claims = loop {
-            let result = {
-                let verifier = self.id_token_verifier(&client, cfg);
-                id_token.claims(&verifier, &nonce).cloned()
+            let expected = Expected {
+                issuer: &cfg.issuer,
+                client_id: &cfg.client_id,
+                nonce: Some(nonce),
+                skew: self.clock_skew,
+                algs: Some(&provider.algs),
             };
-            match result {
+            match verify::verify_id_token(id_token, &provider.keys, &expected, access_token) {
                 Ok(claims) => break claims,
-                Err(ClaimsVerificationError::SignatureVerification(
-                    SignatureVerificationError::NoMatchingKey,
-                )) if !provider.refreshed => {
-                    // The provider may have rotated its keys: refetch once, then retry.
-                    provider = self.refresh_keys(&cfg.issuer).await?;
-                    client = build_client(&provider.metadata, cfg)?;
+                Err(Rejection::UnknownKey) => {
+                    // The provider may have rotated its keys: refetch (rate-limited), retry.
+                    let fresh = self.refresh_keys(&cfg.issuer, &provider).await?;
+                    if Arc::ptr_eq(&fresh, &provider) {
+                        return Err(OidcError::TokenRejected(
+                            "signed with a key the provider does not publish".into(),
+                        ));
+                    }
+                    provider = fresh;
                 }
-                Err(e) => return Err(OidcError::TokenRejected(claims_error(&e))),
+                Err(Rejection::Invalid(why)) => {
+                    return Err(OidcError::TokenRejected(format!("ID token: {why}")))
+                }
             }
         };
-        if claims.audiences().len() > 1
-            && claims.authorized_party().map(|a| a.as_str()) != Some(cfg.client_id.as_str())
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let mut merged = claims;
+        let missing = wanted.iter().any(|c| !merged.contains_key(*c));
+        if let (true, Some(endpoint), Some(token)) =
+            (missing, &provider.userinfo_endpoint, access_token)
         {
+            let info = self
+                .userinfo(&provider, cfg, endpoint, token, &subject)
+                .await?;
+            fill_from_userinfo(&mut merged, info);
+        }
+        Ok(VerifiedIdentity {
+            issuer: cfg.issuer.clone(),
+            subject,
+            claims: merged,
+        })
+    }
+
+    /// The token request (RFC 6749 4.1.3) with PKCE; client_secret_basic unless the
+    /// provider offers only client_secret_post.
+    async fn exchange(
+        &self,
+        provider: &Provider,
+        cfg: &ClientConfig,
+        code: &str,
+        verifier: &str,
+    ) -> Result<Map<String, Value>, OidcError> {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", cfg.redirect_uri.as_str()),
+            ("code_verifier", verifier),
+        ];
+        let post_only = provider.token_auth_methods.as_ref().is_some_and(|m| {
+            !m.iter().any(|x| x == "client_secret_basic")
+                && m.iter().any(|x| x == "client_secret_post")
+        });
+        let mut request = self
+            .http
+            .client()
+            .post(&provider.token_endpoint)
+            .header(ACCEPT, "application/json");
+        if post_only {
+            form.push(("client_id", cfg.client_id.as_str()));
+            form.push(("client_secret", cfg.client_secret.expose()));
+        } else {
+            // RFC 6749 2.3.1: both parts form-urlencoded before base64.
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let basic = STANDARD.encode(format!(
+                "{}:{}",
+                enc(&cfg.client_id),
+                enc(cfg.client_secret.expose())
+            ));
+            request = request.header(AUTHORIZATION, format!("Basic {basic}"));
+        }
+        let reply = self.http.send(request.form(&form), "token").await?;
+        let body: Option<Map<String, Value>> = serde_json::from_slice(&reply.body).ok();
+        if !reply.status.is_success() {
+            let error = body
+                .as_ref()
+                .and_then(|b| b.get("error"))
+                .and_then(Value::as_str)
+                .unwrap_or("unknown_error")
+                .chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(64)
+                .collect();
+            return Err(OidcError::CodeRefused { error });
+        }
+        // Never include the body in errors: it holds tokens.
+        body.ok_or_else(|| OidcError::Misconfigured("token response is not a JSON object".into()))
+    }
+
+    /// Userinfo as JSON or as a signed JWT; its `sub` must equal the ID token's.
+    async fn userinfo(
+        &self,
+        provider: &Provider,
+        cfg: &ClientConfig,
+        endpoint: &str,
+        access_token: &str,
+        subject: &str,
+    ) -> Result<Map<String, Value>, OidcError> {
+        let request = self
+            .http
+            .client()
+            .get(endpoint)
+            .bearer_auth(access_token)
+            .header(ACCEPT, "application/json, application/jwt");
+        let reply = self.http.send(request, "userinfo").await?;
+        if !reply.status.is_success() {
+            return Err(OidcError::TokenRejected(format!(
+                "userinfo answered HTTP {}",
+                reply.status
+            )));
+        }
+        let claims = if reply.content_type.starts_with("application/jwt") {
+            let jwt = String::from_utf8(reply.body).unwrap_or_default();
+            let expected = Expected {
+                issuer: &cfg.issuer,
+                client_id: &cfg.client_id,
+                nonce: None,
+                skew: self.clock_skew,
+                algs: None,
+            };
+            let mut validation = verify::id_token_validation(&expected);
+            // A signed userinfo response need not carry iss, aud or exp; when present they must match.
+            validation.set_required_spec_claims::<&str>(&[]);
+            validation.validate_exp = false;
+            verify::verify_signature(jwt.trim(), &provider.keys, &expected, &validation)
+                .map(|(_, claims)| claims)
+                .map_err(|r| OidcError::TokenRejected(format!("signed userinfo: {r:?}")))?
+        } else {
+            serde_json::from_slice::<Map<String, Value>>(&reply.body)
+                .map_err(|_| OidcError::TokenRejected("userinfo is not a JSON object".into()))?
+        };
+        if claims.get("sub").and_then(Value::as_str) != Some(subject) {
             return Err(OidcError::TokenRejected(
-                "several audiences and no matching azp".into(),
+                "userinfo is about another subject".into(),
             ));
         }
-        if let Some(expected) = claims.access_token_hash() {
-            let verifier = self.id_token_verifier(&client, cfg);
-            let rejected =
-                |e: &dyn std::fmt::Display| OidcError::TokenRejected(format!("at_hash: {e}"));
-            let alg = id_token.signing_alg().map_err(|e| rejected(&e))?;
-            let key = id_token.signing_key(&verifier).map_err(|e| rejected(&e))?;
-            let actual =
-                openidconnect::AccessTokenHash::from_token(response.access_token(), alg, key)
-                    .map_err(|e| rejected(&e))?;
-            if actual != *expected {
-                return Err(OidcError::TokenRejected("at_hash does not match".into()));
-            }
-        }
-
-        let mut identity = VerifiedIdentity {
-            issuer: claims.issuer().to_string(),
-            subject: claims.subject().to_string(),
-            email: claims.email().map(|e| e.to_string()),
-            email_verified: claims.email_verified(),
-            given_name: localized(claims.given_name()),
-            family_name: localized(claims.family_name()),
-            name: localized(claims.name()),
-        };
-        let needs_userinfo = identity.email.is_none()
-            || (identity.given_name.is_none() && identity.name.is_none())
-            || (identity.family_name.is_none() && identity.name.is_none());
-        if needs_userinfo && provider.metadata.userinfo_endpoint().is_some() {
-            self.fill_from_userinfo(
-                &client,
-                response.access_token(),
-                claims.subject(),
-                &mut identity,
-            )
-            .await?;
-        }
-        Ok(identity)
-    }
-
-    async fn fill_from_userinfo(
-        &self,
-        client: &Client,
-        access_token: &openidconnect::AccessToken,
-        subject: &openidconnect::SubjectIdentifier,
-        identity: &mut VerifiedIdentity,
-    ) -> Result<(), OidcError> {
-        // The expected subject makes the crate refuse a userinfo `sub` that differs.
-        let info: CoreUserInfoClaims = client
-            .user_info(access_token.clone(), Some(subject.clone()))
-            .map_err(|e| OidcError::Misconfigured(e.to_string()))?
-            .request_async(self.http())
-            .await
-            .map_err(|e| match e {
-                openidconnect::UserInfoError::Request(_) => {
-                    OidcError::Unreachable("userinfo endpoint".into())
-                }
-                openidconnect::UserInfoError::ClaimsVerification(c) => {
-                    OidcError::TokenRejected(format!("userinfo: {}", claims_error(&c)))
-                }
-                other => OidcError::TokenRejected(format!("userinfo: {other}")),
-            })?;
-        if identity.email.is_none() {
-            identity.email = info.email().map(|e| e.to_string());
-            identity.email_verified = info.email_verified();
-        }
-        if identity.given_name.is_none() {
-            identity.given_name = localized(info.given_name());
-        }
-        if identity.family_name.is_none() {
-            identity.family_name = localized(info.family_name());
-        }
-        if identity.name.is_none() {
-            identity.name = localized(info.name());
-        }
-        Ok(())
-    }
-
-    fn id_token_verifier<'a>(
-        &self,
-        client: &'a Client,
-        cfg: &ClientConfig,
-    ) -> openidconnect::IdTokenVerifier<'a, openidconnect::core::CoreJsonWebKey> {
-        let skew = chrono::Duration::seconds(self.clock_skew().as_secs() as i64);
-        let max_age = chrono::Duration::minutes(10);
-        let client_id = cfg.client_id.clone();
-        client
-            .id_token_verifier()
-            // exp is checked against "now minus leeway".
-            .set_time_fn(move || chrono::Utc::now() - skew)
-            .set_issue_time_verifier_fn(move |iat| {
-                let now = chrono::Utc::now();
-                if iat > now + skew {
-                    Err("issued in the future".into())
-                } else if iat < now - max_age - skew {
-                    Err("issued too long ago".into())
-                } else {
-                    Ok(())
-                }
-            })
-            // Extra audiences are acceptable only with azp naming us (checked after).
-            .set_other_audience_verifier_fn(move |_aud| !client_id.is_empty())
+        Ok(claims)
     }
 }
 
-fn build_client(metadata: &CoreProviderMetadata, cfg: &ClientConfig) -> Result<Client, OidcError> {
-    let redirect = RedirectUrl::new(cfg.redirect_uri.clone())
-        .map_err(|e| OidcError::Misconfigured(format!("redirect URI: {e}")))?;
-    let auth_type = match metadata.token_endpoint_auth_methods_supported() {
-        Some(methods)
-            if !methods.contains(&CoreClientAuthMethod::ClientSecretBasic)
-                && methods.contains(&CoreClientAuthMethod::ClientSecretPost) =>
-        {
-            AuthType::RequestBody
+/// Adds userinfo claims the ID token lacks. Identity claims are never overridden, and
+/// `email_verified` travels with the `email` it describes.
+fn fill_from_userinfo(merged: &mut Map<String, Value>, info: Map<String, Value>) {
+    let email_from_userinfo = !merged.contains_key("email") && info.contains_key("email");
+    if email_from_userinfo {
+        merged.remove("email_verified");
+    }
+    for (key, value) in info {
+        let protected = matches!(
+            key.as_str(),
+            "sub" | "iss" | "aud" | "azp" | "nonce" | "exp" | "iat"
+        );
+        let verified_flag = key == "email_verified";
+        if protected || merged.contains_key(&key) || (verified_flag && !email_from_userinfo) {
+            continue;
         }
-        _ => AuthType::BasicAuth,
-    };
-    Ok(CoreClient::from_provider_metadata(
-        metadata.clone(),
-        ClientId::new(cfg.client_id.clone()),
-        Some(ClientSecret::new(cfg.client_secret.expose().to_owned())),
-    )
-    .set_redirect_uri(redirect)
-    .set_auth_type(auth_type))
-}
-
-fn localized<T: std::ops::Deref<Target = String>>(
-    claim: Option<&openidconnect::LocalizedClaim<T>>,
-) -> Option<String> {
-    claim
-        .and_then(|c| c.get(None))
-        .map(|v| v.as_str().to_owned())
-}
-
-fn token_error<RE: std::error::Error + 'static>(
-    e: RequestTokenError<
-        RE,
-        openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
-    >,
-) -> OidcError {
-    match e {
-        RequestTokenError::ServerResponse(r) => OidcError::CodeRefused {
-            error: r.error().as_ref().to_owned(),
-        },
-        RequestTokenError::Request(_) => OidcError::Unreachable("token endpoint".into()),
-        // Never include the body: it may hold tokens.
-        RequestTokenError::Parse(e, _) => {
-            OidcError::TokenRejected(format!("token response unreadable at {}", e.path()))
-        }
-        RequestTokenError::Other(m) => OidcError::Unreachable(format!("token endpoint: {m}")),
+        merged.insert(key, value);
     }
 }
 
-/// A description of a validation failure without claim values.
-fn claims_error(e: &ClaimsVerificationError) -> String {
-    match e {
-        ClaimsVerificationError::Expired(_) => "expired or issued at an unacceptable time".into(),
-        ClaimsVerificationError::InvalidAudience(_) => "wrong audience".into(),
-        ClaimsVerificationError::InvalidIssuer(_) => "wrong issuer".into(),
-        ClaimsVerificationError::InvalidNonce(_) => "nonce mismatch".into(),
-        ClaimsVerificationError::InvalidSubject(_) => "subject mismatch".into(),
-        ClaimsVerificationError::SignatureVerification(s) => format!("signature: {s}"),
-        ClaimsVerificationError::Unsupported(_) => "unsupported token".into(),
-        other => format!("{other}"),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn userinfo_never_overrides_identity_claims_or_the_email_decision() {
+        let mut merged = map(json!({"sub": "a", "email": "a@x.example", "email_verified": false}));
+        fill_from_userinfo(
+            &mut merged,
+            map(
+                json!({"sub": "a", "email": "b@x.example", "email_verified": true, "given_name": "A"}),
+            ),
+        );
+        assert_eq!(merged["email"], "a@x.example");
+        assert_eq!(merged["email_verified"], false);
+        assert_eq!(merged["given_name"], "A");
+    }
+
+    #[test]
+    fn an_email_from_userinfo_brings_its_own_verified_flag() {
+        let mut merged = map(json!({"sub": "a"}));
+        fill_from_userinfo(
+            &mut merged,
+            map(json!({"sub": "a", "email": "b@x.example"})),
+        );
+        assert_eq!(merged["email"], "b@x.example");
+        assert!(!merged.contains_key("email_verified"));
+    }
+
+    #[test]
+    fn issuers_must_be_https_except_on_loopback() {
+        assert!(validate_issuer("https://login.example.com/tenant/v2.0").is_ok());
+        assert!(validate_issuer("http://127.0.0.1:8080").is_ok());
+        assert!(validate_issuer("http://localhost/x").is_ok());
+        assert!(validate_issuer("http://idp.example.com").is_err());
+        assert!(validate_issuer("https://idp.example.com?x=1").is_err());
+        assert!(validate_endpoint("https://idp.example.com/authorize?p=signin").is_ok());
+        assert!(validate_issuer("ftp://idp.example.com").is_err());
     }
 }

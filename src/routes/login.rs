@@ -136,9 +136,10 @@ async fn finish_flow(
             "The sign-in response carried no authorization code.",
         )))?;
     let cfg = client_config(app, tenant)?;
+    let wanted = crate::service::claims::wanted_claims(tenant);
     let identity = app
         .providers
-        .finish(&cfg, code, &flow.verifier, &flow.nonce)
+        .finish(&cfg, code, &flow.verifier, &flow.nonce, &wanted)
         .await?;
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let outcome = signin::sign_in(&app.db, tenant.clone(), identity, request_id.clone()).await?;

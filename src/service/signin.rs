@@ -11,22 +11,23 @@ use crate::db::tenants::{self, TenantRow};
 use crate::db::{
     insert_tolerating_conflict, new_id, now_millis, write_transaction, AnyConnection, Db, DbError,
 };
-use crate::domain::{
-    person_name, split_full_name, CreatedVia, Email, VerifiedIdentity, STATUS_ACTIVE,
-};
+use crate::domain::{CreatedVia, Email, VerifiedIdentity, STATUS_ACTIVE};
+use crate::service::claims::{names, trusted_email, EmailProblem};
 use serde_json::json;
 
 /// Why a verified person was not signed in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// Unknown person and the tenant has JIT off.
     NoAccount,
-    /// `email_verified` is false.
+    /// The email is stated unverified, or comes from a claim the tenant does not trust.
     EmailUnverified,
-    /// No email claim at all.
-    MissingEmail,
-    /// The email claim is not an address.
+    /// No claim holds an email; names the claim the administrator should add.
+    MissingEmail(String),
+    /// The email claim is not an address (or too long).
     InvalidEmail,
+    /// The email's domain is not one the tenant allows.
+    DomainNotAllowed,
     /// Support staff deactivated the profile.
     Deactivated,
     /// The email belongs to a profile linked to another subject of the same provider.
@@ -34,14 +35,26 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn code(self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             Refusal::NoAccount => "no_account",
             Refusal::EmailUnverified => "email_unverified",
-            Refusal::MissingEmail => "missing_email",
+            Refusal::MissingEmail(_) => "missing_email",
             Refusal::InvalidEmail => "invalid_email",
+            Refusal::DomainNotAllowed => "domain_not_allowed",
             Refusal::Deactivated => "deactivated",
             Refusal::IdentityConflict => "identity_conflict",
+        }
+    }
+}
+
+impl From<EmailProblem> for Refusal {
+    fn from(p: EmailProblem) -> Self {
+        match p {
+            EmailProblem::Missing { claim } => Refusal::MissingEmail(claim),
+            EmailProblem::Invalid => Refusal::InvalidEmail,
+            EmailProblem::Unverified => Refusal::EmailUnverified,
+            EmailProblem::DomainNotAllowed => Refusal::DomainNotAllowed,
         }
     }
 }
@@ -80,10 +93,15 @@ pub async fn sign_in(
     request_id: Option<String>,
 ) -> Result<Outcome, DbError> {
     db.run(move |conn| {
-        // A lost insert race is resolved by reading again; twice is plenty.
-        for _ in 0..3 {
+        // A lost insert race is resolved by reading again; a few rounds are plenty.
+        for _ in 0..5 {
             let attempt = write_transaction(conn, |conn| {
-                decide(conn, &tenant, &identity, request_id.as_deref())
+                let ctx = Ctx {
+                    tenant: &tenant,
+                    identity: &identity,
+                    request_id: request_id.as_deref(),
+                };
+                ctx.decide(conn)
             })?;
             if let Some(outcome) = attempt {
                 return Ok(outcome);
@@ -100,6 +118,13 @@ struct Ctx<'a> {
     tenant: &'a TenantRow,
     identity: &'a VerifiedIdentity,
     request_id: Option<&'a str>,
+}
+
+fn admitted(profile: ProfileRow, decision: Decision) -> Result<Option<Outcome>, DbError> {
+    Ok(Some(Outcome::Admitted {
+        profile: Box::new(profile),
+        decision,
+    }))
 }
 
 impl Ctx<'_> {
@@ -126,61 +151,143 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn refuse(&self, conn: &mut AnyConnection, why: Refusal) -> Result<Option<Outcome>, DbError> {
-        self.audit(
-            conn,
-            "sign_in_refused",
-            None,
-            json!({ "reason": why.code() }),
-        )?;
+    fn refuse(
+        &self,
+        conn: &mut AnyConnection,
+        why: Refusal,
+        profile_id: Option<&str>,
+    ) -> Result<Option<Outcome>, DbError> {
+        let kind = if why == Refusal::IdentityConflict {
+            "identity_conflict"
+        } else {
+            "sign_in_refused"
+        };
+        self.audit(conn, kind, profile_id, json!({ "reason": why.code() }))?;
         Ok(Some(Outcome::Refused(why)))
     }
-}
 
-/// One attempt; `None` means a concurrent sign-in won an insert race: read again.
-fn decide(
-    conn: &mut AnyConnection,
-    tenant: &TenantRow,
-    identity: &VerifiedIdentity,
-    request_id: Option<&str>,
-) -> Result<Option<Outcome>, DbError> {
-    let ctx = Ctx {
-        tenant,
-        identity,
-        request_id,
-    };
-    let now = now_millis();
-    if let Some(profile) =
-        profiles::find_by_identity(conn, &tenant.id, &identity.issuer, &identity.subject)?
-    {
-        if profile.status != STATUS_ACTIVE {
-            return ctx.refuse(conn, Refusal::Deactivated);
+    /// One attempt; `None` means a concurrent sign-in won an insert race: read again.
+    fn decide(&self, conn: &mut AnyConnection) -> Result<Option<Outcome>, DbError> {
+        let (tenant, identity) = (self.tenant, self.identity);
+        let email = trusted_email(tenant, identity);
+        if let Err(EmailProblem::DomainNotAllowed) = email {
+            return self.refuse(conn, Refusal::DomainNotAllowed, None);
         }
-        profiles::touch_sign_in(conn, &profile.id, now)?;
-        ctx.audit(conn, "signed_in", Some(&profile.id), json!({}))?;
-        let profile = ProfileRow {
-            last_sign_in_at: Some(now),
-            ..profile
+        if let Some(profile) =
+            profiles::find_by_identity(conn, &tenant.id, &identity.issuer, &identity.subject)?
+        {
+            return self.known(conn, profile, email.ok(), Decision::SignedIn);
+        }
+        let email = match email {
+            Ok(email) => email,
+            Err(problem) => return self.refuse(conn, problem.into(), None),
         };
-        return Ok(Some(Outcome::Admitted {
-            profile: Box::new(profile),
-            decision: Decision::SignedIn,
-        }));
+        if let Some(profile) = profiles::find_by_email(conn, &tenant.id, email.normalized())? {
+            return self.link(conn, profile);
+        }
+        if !tenant.jit_enabled {
+            return self.refuse(conn, Refusal::NoAccount, None);
+        }
+        self.create(conn, &email)
     }
 
-    let email = match trusted_email(identity) {
-        Ok(email) => email,
-        Err(why) => return ctx.refuse(conn, why),
-    };
-    if let Some(profile) = profiles::find_by_email(conn, &tenant.id, email.normalized())? {
+    /// A linked profile: sign in, following email and name changes at the provider.
+    fn known(
+        &self,
+        conn: &mut AnyConnection,
+        mut profile: ProfileRow,
+        email: Option<Email>,
+        decision: Decision,
+    ) -> Result<Option<Outcome>, DbError> {
         if profile.status != STATUS_ACTIVE {
-            return ctx.refuse(conn, Refusal::Deactivated);
+            return self.refuse(conn, Refusal::Deactivated, Some(&profile.id));
+        }
+        if let Some(email) = email.filter(|e| e.normalized() != profile.email_normalized) {
+            self.follow_email_change(conn, &mut profile, &email)?;
+        }
+        if self.tenant.sync_names {
+            self.sync_names(conn, &mut profile)?;
+        }
+        let now = now_millis();
+        profiles::touch_sign_in(conn, &profile.id, now)?;
+        profile.last_sign_in_at = Some(now);
+        if decision == Decision::SignedIn {
+            self.audit(conn, "signed_in", Some(&profile.id), json!({}))?;
+        }
+        admitted(profile, decision)
+    }
+
+    fn follow_email_change(
+        &self,
+        conn: &mut AnyConnection,
+        profile: &mut ProfileRow,
+        email: &Email,
+    ) -> Result<(), DbError> {
+        let change = json!({ "old": profile.email, "new": email.as_given() });
+        if let Some(other) = profiles::find_by_email(conn, &self.tenant.id, email.normalized())? {
+            // Never merge silently: keep both as they are and tell support staff.
+            let details =
+                json!({ "old": profile.email, "new": email.as_given(), "other_profile": other.id });
+            return self.audit(conn, "email_conflict", Some(&profile.id), details);
+        }
+        let updated = insert_tolerating_conflict(conn, |c| {
+            profiles::update_email(c, &profile.id, email.as_given(), email.normalized())
+        })?;
+        if updated.is_none() {
+            return self.audit(conn, "email_conflict", Some(&profile.id), change);
+        }
+        profile.email = email.as_given().to_owned();
+        profile.email_normalized = email.normalized().to_owned();
+        self.audit(conn, "email_changed", Some(&profile.id), change)
+    }
+
+    /// Updates names that changed at the provider; an empty claim never wipes a value.
+    fn sync_names(
+        &self,
+        conn: &mut AnyConnection,
+        profile: &mut ProfileRow,
+    ) -> Result<(), DbError> {
+        let (first, last) = names(self.tenant, self.identity);
+        let first = if first.is_empty() {
+            profile.first_name.clone()
+        } else {
+            first
+        };
+        let last = if last.is_empty() {
+            profile.last_name.clone()
+        } else {
+            last
+        };
+        if first == profile.first_name && last == profile.last_name {
+            return Ok(());
+        }
+        profiles::update_names(conn, &profile.id, &first, &last)?;
+        let details = json!({
+            "old": [profile.first_name, profile.last_name],
+            "new": [first, last],
+        });
+        profile.first_name = first;
+        profile.last_name = last;
+        self.audit(conn, "names_synced", Some(&profile.id), details)
+    }
+
+    /// A profile found by its trusted email and not yet linked to this identity.
+    fn link(
+        &self,
+        conn: &mut AnyConnection,
+        profile: ProfileRow,
+    ) -> Result<Option<Outcome>, DbError> {
+        let (tenant, identity) = (self.tenant, self.identity);
+        if profile.status != STATUS_ACTIVE {
+            return self.refuse(conn, Refusal::Deactivated, Some(&profile.id));
         }
         let taken = profiles::identities_of(conn, &profile.id)?
             .into_iter()
             .any(|link| link.issuer == identity.issuer && link.subject != identity.subject);
         if taken {
-            return ctx.refuse(conn, Refusal::IdentityConflict);
+            // A re-created account or a reassigned address: the newcomer must not inherit
+            // the previous owner's history.
+            return self.refuse(conn, Refusal::IdentityConflict, Some(&profile.id));
         }
         let linked = insert_tolerating_conflict(conn, |c| {
             profiles::insert_identity(
@@ -194,92 +301,39 @@ fn decide(
         if linked.is_none() {
             return Ok(None);
         }
-        profiles::touch_sign_in(conn, &profile.id, now)?;
-        ctx.audit(
+        self.audit(
             conn,
             "identity_linked",
             Some(&profile.id),
             json!({ "email": profile.email }),
         )?;
-        let profile = ProfileRow {
-            last_sign_in_at: Some(now),
-            ..profile
-        };
-        return Ok(Some(Outcome::Admitted {
-            profile: Box::new(profile),
-            decision: Decision::Linked,
-        }));
+        self.known(conn, profile, None, Decision::Linked)
     }
 
-    if !tenant.jit_enabled {
-        return ctx.refuse(conn, Refusal::NoAccount);
-    }
-    let row = new_profile(tenant, identity, &email, now);
-    let created = insert_tolerating_conflict(conn, |c| {
-        profiles::insert(c, &row)?;
-        profiles::insert_identity(c, &tenant.id, &identity.issuer, &identity.subject, &row.id)?;
-        if let Some(group) = tenants::default_group(c, &tenant.id)? {
-            profiles::insert_membership(c, &group.id, &row.id)?;
-        }
-        Ok(())
-    })?;
-    if created.is_none() {
-        return Ok(None);
-    }
-    ctx.audit(
-        conn,
-        "profile_created",
-        Some(&row.id),
-        json!({ "email": row.email, "via": "jit" }),
-    )?;
-    let profile = profiles::find_by_id(conn, &row.id)?
-        .ok_or_else(|| DbError::Unavailable("profile vanished after insert".into()))?;
-    Ok(Some(Outcome::Admitted {
-        profile: Box::new(profile),
-        decision: Decision::Created,
-    }))
-}
-
-/// The email to match and provision with, if we may trust it.
-fn trusted_email(identity: &VerifiedIdentity) -> Result<Email, Refusal> {
-    let raw = identity.email.as_deref().ok_or(Refusal::MissingEmail)?;
-    let email = Email::parse(raw).map_err(|_| Refusal::InvalidEmail)?;
-    // An absent `email_verified` is trusted: the issuer is the customer's own provider.
-    if identity.email_verified == Some(false) {
-        return Err(Refusal::EmailUnverified);
-    }
-    Ok(email)
-}
-
-/// First and last name from the claims, falling back to splitting `name`.
-pub fn names_of(identity: &VerifiedIdentity) -> (String, String) {
-    let given = person_name(identity.given_name.as_deref());
-    let family = person_name(identity.family_name.as_deref());
-    match (given, family) {
-        (Some(g), Some(f)) => (g, f),
-        (g, f) => {
-            let (split_g, split_f) = identity
-                .name
-                .as_deref()
-                .map(split_full_name)
-                .unwrap_or_default();
-            match (g, f) {
-                (Some(g), None) => (g, String::new()),
-                (None, Some(f)) => {
-                    // "Grace Hopper" with family "Hopper" gives "Grace", never "Hopper Hopper".
-                    let rest = identity
-                        .name
-                        .as_deref()
-                        .map(|n| n.trim().strip_suffix(f.as_str()).unwrap_or(n))
-                        .and_then(|n| person_name(Some(n)))
-                        .filter(|n| *n != f)
-                        .unwrap_or_default();
-                    let _ = split_g;
-                    (rest, f)
-                }
-                _ => (split_g, split_f),
+    /// JIT: the profile, its link, its roster membership and the audit event, together.
+    fn create(&self, conn: &mut AnyConnection, email: &Email) -> Result<Option<Outcome>, DbError> {
+        let (tenant, identity) = (self.tenant, self.identity);
+        let row = new_profile(tenant, identity, email, now_millis());
+        let created = insert_tolerating_conflict(conn, |c| {
+            profiles::insert(c, &row)?;
+            profiles::insert_identity(c, &tenant.id, &identity.issuer, &identity.subject, &row.id)?;
+            if let Some(group) = tenants::default_group(c, &tenant.id)? {
+                profiles::insert_membership(c, &group.id, &row.id)?;
             }
+            Ok(())
+        })?;
+        if created.is_none() {
+            return Ok(None);
         }
+        self.audit(
+            conn,
+            "profile_created",
+            Some(&row.id),
+            json!({ "email": row.email, "via": "jit" }),
+        )?;
+        let profile = profiles::find_by_id(conn, &row.id)?
+            .ok_or_else(|| DbError::Unavailable("profile vanished after insert".into()))?;
+        admitted(profile, Decision::Created)
     }
 }
 
@@ -289,7 +343,7 @@ fn new_profile(
     email: &Email,
     now: i64,
 ) -> NewProfileRow {
-    let (first_name, last_name) = names_of(identity);
+    let (first_name, last_name) = names(tenant, identity);
     let defaults = tenant.profile_defaults();
     NewProfileRow {
         id: new_id(),
@@ -305,56 +359,5 @@ fn new_profile(
         created_via: CreatedVia::Jit.as_str().to_owned(),
         created_at: now,
         last_sign_in_at: Some(now),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn identity(given: Option<&str>, family: Option<&str>, name: Option<&str>) -> VerifiedIdentity {
-        VerifiedIdentity {
-            issuer: "https://idp.example".into(),
-            subject: "s".into(),
-            email: Some("a@example.com".into()),
-            email_verified: None,
-            given_name: given.map(Into::into),
-            family_name: family.map(Into::into),
-            name: name.map(Into::into),
-        }
-    }
-
-    #[test]
-    fn names_come_from_given_and_family_first() {
-        let i = identity(Some("Ada"), Some("Lovelace"), Some("Countess"));
-        assert_eq!(names_of(&i), ("Ada".into(), "Lovelace".into()));
-    }
-
-    #[test]
-    fn missing_names_fall_back_to_the_full_name_without_duplicating_it() {
-        let i = identity(None, None, Some("Grace Brewster Hopper"));
-        assert_eq!(names_of(&i), ("Grace Brewster".into(), "Hopper".into()));
-        let i = identity(Some("Grace"), None, Some("Grace Hopper"));
-        assert_eq!(names_of(&i), ("Grace".into(), String::new()));
-        let i = identity(None, Some("Hopper"), Some("Grace Hopper"));
-        assert_eq!(names_of(&i), ("Grace".into(), "Hopper".into()));
-        let i = identity(None, Some("Hopper"), Some("Hopper"));
-        assert_eq!(names_of(&i), (String::new(), "Hopper".into()));
-        let i = identity(None, None, Some("Cher"));
-        assert_eq!(names_of(&i), ("Cher".into(), String::new()));
-        let i = identity(None, None, None);
-        assert_eq!(names_of(&i), (String::new(), String::new()));
-    }
-
-    #[test]
-    fn unverified_or_missing_emails_are_not_trusted() {
-        let mut i = identity(None, None, None);
-        i.email_verified = Some(false);
-        assert_eq!(trusted_email(&i).unwrap_err(), Refusal::EmailUnverified);
-        i.email = None;
-        assert_eq!(trusted_email(&i).unwrap_err(), Refusal::MissingEmail);
-        i.email = Some("not an email".into());
-        i.email_verified = Some(true);
-        assert_eq!(trusted_email(&i).unwrap_err(), Refusal::InvalidEmail);
     }
 }

@@ -14,6 +14,18 @@ CREATE TABLE tenants (
     default_role       TEXT NOT NULL DEFAULT 'learner',
     default_locale     TEXT NOT NULL DEFAULT 'en-US',
     default_time_zone  TEXT NOT NULL DEFAULT 'UTC',
+    -- Claim mapping: which claims hold the email and the names.
+    email_claim        TEXT NOT NULL DEFAULT 'email',
+    given_name_claim   TEXT NOT NULL DEFAULT 'given_name',
+    family_name_claim  TEXT NOT NULL DEFAULT 'family_name',
+    -- Email trust: an absent email_verified is trusted (the provider is the company's own);
+    -- an address taken from preferred_username/upn is not, unless this says so.
+    trust_unstated_email   BOOLEAN NOT NULL DEFAULT TRUE,
+    trust_username_email   BOOLEAN NOT NULL DEFAULT FALSE,
+    -- Space-separated domains; empty means any.
+    allowed_email_domains  TEXT NOT NULL DEFAULT '',
+    -- Update first and last names from the provider at each sign-in.
+    sync_names         BOOLEAN NOT NULL DEFAULT TRUE,
     created_at         BIGINT NOT NULL,
     updated_at         BIGINT NOT NULL
 );

@@ -1,0 +1,110 @@
+//! The back channel to identity providers: timeouts, no redirects, bounded bodies.
+
+use super::OidcError;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::{RequestBuilder, StatusCode};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Largest response body read from a provider.
+const MAX_BODY: usize = 1024 * 1024;
+
+pub struct Http {
+    client: reqwest::Client,
+}
+
+/// A response from a provider: status, content type, body.
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl Http {
+    pub fn new(timeout: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            // Following redirects on the back channel opens the door to SSRF.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(concat!("jit-sso/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client configuration is valid");
+        Http { client }
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends a request; `what` names the endpoint in errors (never a URL with secrets).
+    pub async fn send(&self, request: RequestBuilder, what: &str) -> Result<Reply, OidcError> {
+        let mut response = request.send().await.map_err(|e| {
+            let why = if e.is_timeout() {
+                "timed out"
+            } else {
+                "could not connect"
+            };
+            OidcError::Unreachable(format!("{what} endpoint {why}"))
+        })?;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_BODY {
+                        return Err(OidcError::Misconfigured(format!(
+                            "{what} response is larger than 1 MiB"
+                        )));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    return Err(OidcError::Unreachable(format!(
+                        "{what} response was cut off"
+                    )))
+                }
+            }
+        }
+        if status.is_server_error() {
+            return Err(OidcError::Unreachable(format!(
+                "{what} endpoint answered HTTP {status}"
+            )));
+        }
+        Ok(Reply {
+            status,
+            content_type,
+            body,
+        })
+    }
+
+    /// GETs a JSON object (discovery, keys).
+    pub async fn get_json(&self, url: &str, what: &str) -> Result<Value, OidcError> {
+        let reply = self
+            .send(
+                self.client.get(url).header(ACCEPT, "application/json"),
+                what,
+            )
+            .await?;
+        if !reply.status.is_success() {
+            return Err(OidcError::Misconfigured(format!(
+                "{what} at {url} answered HTTP {}",
+                reply.status
+            )));
+        }
+        match serde_json::from_slice::<Value>(&reply.body) {
+            Ok(v @ Value::Object(_)) => Ok(v),
+            _ => Err(OidcError::Misconfigured(format!(
+                "{what} at {url} is not a JSON object"
+            ))),
+        }
+    }
+}
