@@ -16,6 +16,8 @@ use std::fmt;
 #[derive(Debug)]
 pub enum ErrorKind {
     UnknownTenant,
+    /// A malformed request, explained in plain words.
+    BadRequest(&'static str),
     /// Missing, unknown, expired or forged sign-in state.
     BadState(&'static str),
     /// The provider redirected back with `error=...`.
@@ -102,6 +104,11 @@ fn describe(kind: &ErrorKind) -> (StatusCode, &'static str, String) {
             StatusCode::NOT_FOUND,
             "Unknown company",
             "We do not know this company's sign-in address. Check the link you followed.".into(),
+        ),
+        BadRequest(why) => (
+            StatusCode::BAD_REQUEST,
+            "We could not start signing you in",
+            (*why).to_owned(),
         ),
         BadState(why) => (
             StatusCode::BAD_REQUEST,

@@ -183,3 +183,11 @@ pub fn default_group(conn: &mut AnyConnection, tenant_id: &str) -> QueryResult<O
         .first(conn)
         .optional()
 }
+
+pub fn find_by_issuer(conn: &mut AnyConnection, issuer: &str) -> QueryResult<Vec<TenantRow>> {
+    tenants::table
+        .filter(tenants::issuer.eq(issuer))
+        .limit(2)
+        .select(TenantRow::as_select())
+        .load(conn)
+}

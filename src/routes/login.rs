@@ -11,7 +11,7 @@ use crate::service::tenants;
 use crate::settings::Secret;
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header;
-use actix_web::{get, web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -27,17 +27,107 @@ pub async fn login(
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
     let tenant = load_tenant(&app, &path).await?;
-    let return_to = match query.return_to.as_deref() {
-        Some(raw) => {
-            let parsed = ReturnTo::parse(raw);
-            if parsed.is_none() {
-                log::info!("ignoring a return_to that is not a path on this site");
-            }
-            parsed
-        }
-        None => None,
-    };
+    let return_to = local_target(&app, query.return_to.as_deref());
     start_flow(&app, &tenant, return_to, query.login_hint.as_deref()).await
+}
+
+/// A return path on this site: a relative path, or an absolute URL on our own public
+/// origin (reduced to its path). Anything else is ignored (logged), never followed.
+fn local_target(app: &AppState, raw: Option<&str>) -> Option<ReturnTo> {
+    let raw = raw?;
+    let own = format!("{}/", app.public_url);
+    let candidate = match raw.strip_prefix(&app.public_url) {
+        Some(rest) if raw.starts_with(&own) || rest.is_empty() => {
+            if rest.is_empty() {
+                "/"
+            } else {
+                rest
+            }
+        }
+        _ => raw,
+    };
+    let parsed = ReturnTo::parse(candidate);
+    if parsed.is_none() {
+        log::info!("ignoring a return target that is not a path on this site");
+    }
+    parsed
+}
+
+/// Third-party initiated login (OpenID Connect Core 1.0, section 4): what an SSO portal
+/// tile sends, by GET or POST.
+#[derive(Deserialize)]
+pub struct InitiateParams {
+    iss: Option<String>,
+    login_hint: Option<String>,
+    target_link_uri: Option<String>,
+}
+
+async fn initiate(
+    app: &AppState,
+    slug: Option<&str>,
+    params: InitiateParams,
+) -> Result<HttpResponse, AppError> {
+    let bad = |why| AppError::new(ErrorKind::BadRequest(why));
+    let iss = params
+        .iss
+        .as_deref()
+        .ok_or_else(|| bad("The sign-in request did not say which identity provider it came from (the iss parameter is missing)."))?;
+    let tenant = match slug {
+        Some(slug) => {
+            let tenant = load_tenant(app, slug).await?;
+            if tenant.issuer != iss {
+                return Err(bad(
+                    "The sign-in request names an identity provider that is not this company's.",
+                )
+                .for_tenant(slug));
+            }
+            tenant
+        }
+        None => {
+            let mut found = tenants::find_by_issuer(&app.db, iss).await?;
+            match found.len() {
+                1 => found.remove(0),
+                0 => return Err(bad("No company here uses the identity provider this sign-in request came from.")),
+                _ => return Err(bad("Several companies use this identity provider; please use your company's own sign-in link.")),
+            }
+        }
+    };
+    let target = local_target(app, params.target_link_uri.as_deref());
+    start_flow(app, &tenant, target, params.login_hint.as_deref()).await
+}
+
+#[get("/t/{tenant}/initiate")]
+pub async fn initiate_get(
+    app: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<InitiateParams>,
+) -> Result<HttpResponse, AppError> {
+    initiate(&app, Some(&path), query.into_inner()).await
+}
+
+#[post("/t/{tenant}/initiate")]
+pub async fn initiate_post(
+    app: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<InitiateParams>,
+) -> Result<HttpResponse, AppError> {
+    initiate(&app, Some(&path), form.into_inner()).await
+}
+
+#[get("/initiate")]
+pub async fn initiate_any_get(
+    app: web::Data<AppState>,
+    query: web::Query<InitiateParams>,
+) -> Result<HttpResponse, AppError> {
+    initiate(&app, None, query.into_inner()).await
+}
+
+#[post("/initiate")]
+pub async fn initiate_any_post(
+    app: web::Data<AppState>,
+    form: web::Form<InitiateParams>,
+) -> Result<HttpResponse, AppError> {
+    initiate(&app, None, form.into_inner()).await
 }
 
 /// Redirects the browser to the tenant's provider with a fresh state, nonce and PKCE.

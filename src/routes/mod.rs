@@ -45,6 +45,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
         .service(home::index)
         .service(login::login)
         .service(login::callback)
+        .service(login::initiate_get)
+        .service(login::initiate_post)
+        .service(login::initiate_any_get)
+        .service(login::initiate_any_post)
         .service(session::current)
         .service(session::logout);
     if demo {

@@ -172,6 +172,14 @@ pub async fn find(db: &Db, slug: &str) -> Result<Option<TenantRow>, DbError> {
         .await
 }
 
+/// Tenants registered with exactly this issuer (at most two are returned: enough to
+/// tell "one" from "several").
+pub async fn find_by_issuer(db: &Db, issuer: &str) -> Result<Vec<TenantRow>, DbError> {
+    let issuer = issuer.to_owned();
+    db.run(move |conn| tenants::find_by_issuer(conn, &issuer).map_err(DbError::from))
+        .await
+}
+
 /// The tenant's profiles, oldest first.
 pub async fn roster(db: &Db, slug: &str) -> Result<(TenantRow, Vec<ProfileRow>), AdminError> {
     let slug = slug.to_owned();
