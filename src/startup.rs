@@ -5,13 +5,13 @@ use crate::crypto::{derive_key, SecretBox};
 use crate::db::Db;
 use crate::oidc::ProviderCache;
 use crate::routes::dev_idp::{self, DevIdp};
-use crate::routes::{configure, request_id_middleware, AppState};
+use crate::routes::{configure, not_found, request_id_middleware, AppState};
 use crate::service::session::Sessions;
 use crate::service::tenants;
 use crate::settings::Settings;
 use actix_web::cookie::Key;
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{from_fn, Logger};
+use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use std::net::TcpListener;
@@ -128,6 +128,9 @@ impl Application {
             secrets: keys.secrets,
             flow_key: keys.flow_key,
             secure_cookies: public_url.starts_with("https://"),
+            public_origin: url::Url::parse(&public_url)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default(),
             public_url: public_url.clone(),
             session_cookie: settings.session.cookie_name.clone(),
             flow_ttl: Duration::from_secs(settings.oidc.flow_ttl_secs),
@@ -144,10 +147,18 @@ impl Application {
             }
             App::new()
                 .app_data(state.clone())
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("X-Frame-Options", "DENY"))
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        // The callback URL holds a code: never leak it in a Referer.
+                        .add(("Referrer-Policy", "no-referrer")),
+                )
                 // The logger is outermost so that it sees the request id header.
                 .wrap(from_fn(request_id_middleware))
                 .wrap(logger)
                 .configure(|cfg| configure(cfg, demo_enabled))
+                .default_service(web::to(not_found))
         })
         .disable_signals()
         .shutdown_timeout(settings.http.shutdown_grace_secs);

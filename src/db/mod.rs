@@ -46,6 +46,13 @@ impl From<DieselError> for DbError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 _,
             ) => DbError::Unavailable(e.to_string()),
+            // SQLite's busy timeout ran out: the database is there but locked; retryable.
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("database is locked")
+                    || info.message().contains("database is busy") =>
+            {
+                DbError::Unavailable(e.to_string())
+            }
             _ => DbError::Query(e),
         }
     }

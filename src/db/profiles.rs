@@ -21,6 +21,7 @@ pub struct ProfileRow {
     pub created_via: String,
     pub created_at: i64,
     pub last_sign_in_at: Option<i64>,
+    pub sessions_revoked_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -39,6 +40,7 @@ pub struct NewProfileRow {
     pub created_via: String,
     pub created_at: i64,
     pub last_sign_in_at: Option<i64>,
+    pub sessions_revoked_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
@@ -198,5 +200,12 @@ pub fn update_names(
             profiles::first_name.eq(first_name),
             profiles::last_name.eq(last_name),
         ))
+        .execute(conn)
+}
+
+/// Ends every session of the profile issued before `at` (sign-out).
+pub fn revoke_sessions(conn: &mut AnyConnection, id: &str, at: i64) -> QueryResult<usize> {
+    diesel::update(profiles::table.find(id))
+        .set(profiles::sessions_revoked_at.eq(at))
         .execute(conn)
 }

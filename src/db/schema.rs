@@ -51,6 +51,7 @@ diesel::table! {
         created_via -> Text,
         created_at -> BigInt,
         last_sign_in_at -> Nullable<BigInt>,
+        sessions_revoked_at -> Nullable<BigInt>,
     }
 }
 

@@ -61,25 +61,50 @@ pub struct Email {
 }
 
 impl Email {
+    /// Accepts a plain address: one `@`, a local part of letters, digits and the usual
+    /// specials (no quotes, spaces, brackets or invisible characters), and a dotted domain.
+    /// Unicode is NFC-normalised. Matching folds ASCII case only, so that look-alike
+    /// characters (the Kelvin sign for K, dotted capital I) never match another address.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        let given = raw.trim();
+        use unicode_normalization::UnicodeNormalization;
+        let raw = raw.trim();
+        let given: String = raw.nfc().collect();
         let invalid = || DomainError::InvalidEmail(given.chars().take(80).collect());
+        // A non-ASCII character that normalises to ASCII (the Kelvin sign for K, the
+        // Angstrom sign...) is a look-alike of another address: refuse it.
+        let look_alike = raw
+            .chars()
+            .any(|c| !c.is_ascii() && std::iter::once(c).nfc().all(|n| n.is_ascii()));
+        if look_alike {
+            return Err(invalid());
+        }
         if given.is_empty() || given.len() > EMAIL_MAX_LEN {
             return Err(invalid());
         }
-        if given.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid());
-        }
-        let (local, domain) = given.rsplit_once('@').ok_or_else(invalid)?;
-        if local.is_empty() || domain.is_empty() || domain.contains('@') && local.is_empty() {
-            return Err(invalid());
-        }
-        if domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
+        let (local, domain) = given.split_once('@').ok_or_else(invalid)?;
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .chars()
+                .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            });
+        if !local_ok || !domain_ok {
             return Err(invalid());
         }
         Ok(Email {
-            given: given.to_owned(),
-            normalized: given.to_lowercase(),
+            normalized: given.to_ascii_lowercase(),
+            given,
         })
     }
     pub fn as_given(&self) -> &str {
@@ -173,6 +198,16 @@ mod tests {
     }
 
     #[test]
+    fn look_alike_characters_do_not_fold_into_another_address() {
+        // U+212A KELVIN SIGN lowercases to "k" under full Unicode rules.
+        assert!(Email::parse("\u{212a}ate@example.com").is_err());
+        // Composed and decomposed accents are one address.
+        let a = Email::parse("jos\u{e9}@example.com").unwrap();
+        let b = Email::parse("jose\u{301}@example.com").unwrap();
+        assert_eq!(a.normalized(), b.normalized());
+    }
+
+    #[test]
     fn plus_addresses_stay_distinct() {
         let a = Email::parse("bob+training@example.com").unwrap();
         assert_eq!(a.normalized(), "bob+training@example.com");
@@ -188,6 +223,12 @@ mod tests {
             "bob@.example.com",
             "bo b@example.com",
             "bob@example..com",
+            "a@@b.com",
+            "a@b",
+            "<script>@x.com",
+            "z\u{200b}@example.com",
+            "x\u{202e}@evil.com",
+            "\"quoted\"@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }

@@ -14,11 +14,21 @@ pub fn person_name(raw: Option<&str>) -> Option<String> {
     let cleaned: String = raw?
         .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
         .nfc()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_disguising(*c))
         .take(NAME_MAX_CHARS)
         .collect();
     let cleaned = cleaned.trim_end().to_owned();
-    (!cleaned.is_empty()).then_some(cleaned)
+    // A name of nothing but marks or invisible characters is no name.
+    cleaned
+        .chars()
+        .any(char::is_alphanumeric)
+        .then_some(cleaned)
+}
+
+/// Bidirectional overrides and isolates, zero-width space and byte-order mark: they can
+/// make one name look like another. (Joiners, needed by several scripts, are kept.)
+fn is_disguising(c: char) -> bool {
+    matches!(c, '\u{200b}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 /// Splits a full `name` into first and last names: the last word is the last name; a
@@ -44,6 +54,18 @@ mod tests {
         assert_eq!(person_name(Some("\u{a0} Zoë \t")), Some("Zoë".into()));
         assert_eq!(person_name(Some("   ")), None);
         assert_eq!(person_name(None), None);
+    }
+
+    #[test]
+    fn invisible_or_direction_tricks_are_removed_and_empty_names_refused() {
+        assert_eq!(person_name(Some("\u{200b}")), None);
+        assert_eq!(person_name(Some("\u{301}\u{301}")), None);
+        assert_eq!(person_name(Some("Ev\u{202e}il")), Some("Evil".into()));
+        // Right-to-left scripts themselves are kept exactly.
+        assert_eq!(
+            person_name(Some("\u{5e9}\u{5e8}\u{5d4}")),
+            Some("\u{5e9}\u{5e8}\u{5d4}".into())
+        );
     }
 
     #[test]

@@ -11,11 +11,11 @@ impl ReturnTo {
     /// no authority (`//host`), no backslash, no control characters, and does not turn into
     /// one of those once percent-decoded. Anything else yields `None`.
     pub fn parse(raw: &str) -> Option<ReturnTo> {
-        if raw.is_empty() || raw.len() > MAX_LEN || !is_safe_path(raw) {
+        if raw.is_empty() || raw.len() > MAX_LEN || !is_safe_path(raw, true) {
             return None;
         }
         let decoded = percent_decode(raw)?;
-        if !is_safe_path(&decoded) {
+        if !is_safe_path(&decoded, false) {
             return None;
         }
         Some(ReturnTo(raw.to_owned()))
@@ -26,11 +26,15 @@ impl ReturnTo {
     }
 }
 
-fn is_safe_path(p: &str) -> bool {
+fn is_safe_path(p: &str, raw: bool) -> bool {
+    let path = p.split(['?', '#']).next().unwrap_or("");
     p.starts_with('/')
-        && !p.starts_with("//")
+        && (!raw || p.is_ascii())
         && !p.contains('\\')
         && !p.chars().any(|c| c.is_control() || c.is_whitespace())
+        // No empty segment (a browser may resolve "/.//host" to "//host") and no dot segments.
+        && !path.contains("//")
+        && !path.split('/').any(|seg| seg == "." || seg == "..")
 }
 
 /// Decodes percent escapes repeatedly (to defeat double encoding); `None` if malformed.
@@ -60,7 +64,8 @@ fn percent_decode(raw: &str) -> Option<String> {
         }
         current = next;
     }
-    Some(current)
+    // Still encoded after three rounds: nobody needs that; refuse.
+    (!current.contains('%')).then_some(current)
 }
 
 #[cfg(test)]
@@ -89,6 +94,12 @@ mod tests {
             "/\tevil",
             "%2F%2Fevil.example",
             "/%zz",
+            "/.//evil.example",
+            "/..//evil.example",
+            "/a/../b",
+            "/%2525252f%2525252fevil.example",
+            "/caf\u{e9}",
+            "/x\u{202e}",
             "",
         ] {
             assert!(ReturnTo::parse(bad).is_none(), "{bad:?} accepted");

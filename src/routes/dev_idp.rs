@@ -88,6 +88,18 @@ impl DevIdp {
 
 pub fn scope() -> actix_web::Scope {
     web::scope("/dev-idp")
+        // OAuth clients expect JSON errors from the token endpoint.
+        .app_data(
+            web::FormConfig::default()
+                .limit(16 * 1024)
+                .error_handler(|_, _| {
+                    actix_web::error::InternalError::from_response(
+                        "invalid request",
+                        oauth_error(StatusCode::BAD_REQUEST, "invalid_request"),
+                    )
+                    .into()
+                }),
+        )
         .service(discovery)
         .service(jwks)
         .service(authorize_form)

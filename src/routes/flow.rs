@@ -38,8 +38,44 @@ pub fn cookie_name(state: &str) -> String {
     format!("{PREFIX}{hex}")
 }
 
-fn callback_path(tenant: &str) -> String {
-    format!("/t/{tenant}/callback")
+/// Flow cookies are sent to the tenant's login, initiate and callback paths (so that a
+/// new flow can see, and prune, the open ones).
+fn cookie_path(tenant: &str) -> String {
+    format!("/t/{tenant}/")
+}
+
+/// At most this many sign-ins may be open at once in one browser; the oldest give way.
+const MAX_OPEN_FLOWS: usize = 4;
+
+/// Removal cookies for the oldest open flows, so that at most `MAX_OPEN_FLOWS` remain
+/// once a new one is added (the Cookie header must stay small).
+pub fn prune(app: &AppState, req: &HttpRequest, tenant: &str) -> Vec<Cookie<'static>> {
+    let Ok(cookies) = req.cookies() else {
+        return Vec::new();
+    };
+    let mut open: Vec<(u64, String)> = cookies
+        .iter()
+        .filter(|c| c.name().starts_with(PREFIX))
+        .map(|c| {
+            let mut jar = CookieJar::new();
+            jar.add_original(c.clone().into_owned());
+            let exp = jar
+                .private(&app.flow_key)
+                .get(c.name())
+                .and_then(|o| serde_json::from_str::<FlowState>(o.value()).ok())
+                .map_or(0, |f| f.exp);
+            (exp, c.name().to_owned())
+        })
+        .collect();
+    if open.len() < MAX_OPEN_FLOWS {
+        return Vec::new();
+    }
+    open.sort();
+    let excess = open.len() + 1 - MAX_OPEN_FLOWS;
+    open.into_iter()
+        .take(excess)
+        .map(|(_, name)| removal_named(app, tenant, name))
+        .collect()
 }
 
 impl FlowState {
@@ -68,7 +104,7 @@ impl FlowState {
         jar.private_mut(&app.flow_key)
             .add(Cookie::new(name.clone(), value));
         let mut cookie = jar.get(&name).expect("cookie was just added").clone();
-        cookie.set_path(callback_path(&self.tenant));
+        cookie.set_path(cookie_path(&self.tenant));
         cookie.set_http_only(true);
         cookie.set_secure(app.secure_cookies);
         cookie.set_same_site(SameSite::Lax);
@@ -106,8 +142,12 @@ impl FlowState {
 
 /// A cookie that deletes the flow cookie for `state`.
 pub fn removal(app: &AppState, tenant: &str, state: &str) -> Cookie<'static> {
-    let mut cookie = Cookie::new(cookie_name(state), "");
-    cookie.set_path(callback_path(tenant));
+    removal_named(app, tenant, cookie_name(state))
+}
+
+fn removal_named(app: &AppState, tenant: &str, name: String) -> Cookie<'static> {
+    let mut cookie = Cookie::new(name, "");
+    cookie.set_path(cookie_path(tenant));
     cookie.set_http_only(true);
     cookie.set_secure(app.secure_cookies);
     cookie.set_same_site(SameSite::Lax);

@@ -1,19 +1,19 @@
 //! Liveness and readiness probes.
 
 use super::AppState;
-use actix_web::{get, web, HttpResponse};
+use actix_web::{route, web, HttpResponse};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Liveness: the process answers. Touches nothing.
-#[get("/healthz")]
+#[route("/healthz", method = "GET", method = "HEAD")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
 /// Readiness: the database answers within a second and no migration is pending; 503
 /// while shutting down.
-#[get("/readyz")]
+#[route("/readyz", method = "GET", method = "HEAD")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.shutting_down.load(Ordering::Relaxed) {
         return not_ready("shutting down");

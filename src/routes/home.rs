@@ -4,9 +4,9 @@ use super::pages::{escape, html};
 use super::session::current_profile;
 use super::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{route, web, HttpRequest, HttpResponse};
 
-#[get("/")]
+#[route("/", method = "GET", method = "HEAD")]
 pub async fn index(app: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let signed_in = match current_profile(&app, &req).await {
         Ok(found) => found,

@@ -23,12 +23,13 @@ pub struct LoginQuery {
 #[get("/t/{tenant}/login")]
 pub async fn login(
     app: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
     let tenant = load_tenant(&app, &path).await?;
     let return_to = local_target(&app, query.return_to.as_deref());
-    start_flow(&app, &tenant, return_to, query.login_hint.as_deref()).await
+    start_flow(&app, &req, &tenant, return_to, query.login_hint.as_deref()).await
 }
 
 /// A return path on this site: a relative path, or an absolute URL on our own public
@@ -64,6 +65,7 @@ pub struct InitiateParams {
 
 async fn initiate(
     app: &AppState,
+    req: &HttpRequest,
     slug: Option<&str>,
     params: InitiateParams,
 ) -> Result<HttpResponse, AppError> {
@@ -93,46 +95,51 @@ async fn initiate(
         }
     };
     let target = local_target(app, params.target_link_uri.as_deref());
-    start_flow(app, &tenant, target, params.login_hint.as_deref()).await
+    start_flow(app, req, &tenant, target, params.login_hint.as_deref()).await
 }
 
 #[get("/t/{tenant}/initiate")]
 pub async fn initiate_get(
     app: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<InitiateParams>,
 ) -> Result<HttpResponse, AppError> {
-    initiate(&app, Some(&path), query.into_inner()).await
+    initiate(&app, &req, Some(&path), query.into_inner()).await
 }
 
 #[post("/t/{tenant}/initiate")]
 pub async fn initiate_post(
     app: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
     form: web::Form<InitiateParams>,
 ) -> Result<HttpResponse, AppError> {
-    initiate(&app, Some(&path), form.into_inner()).await
+    initiate(&app, &req, Some(&path), form.into_inner()).await
 }
 
 #[get("/initiate")]
 pub async fn initiate_any_get(
     app: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<InitiateParams>,
 ) -> Result<HttpResponse, AppError> {
-    initiate(&app, None, query.into_inner()).await
+    initiate(&app, &req, None, query.into_inner()).await
 }
 
 #[post("/initiate")]
 pub async fn initiate_any_post(
     app: web::Data<AppState>,
+    req: HttpRequest,
     form: web::Form<InitiateParams>,
 ) -> Result<HttpResponse, AppError> {
-    initiate(&app, None, form.into_inner()).await
+    initiate(&app, &req, None, form.into_inner()).await
 }
 
 /// Redirects the browser to the tenant's provider with a fresh state, nonce and PKCE.
 async fn start_flow(
     app: &AppState,
+    req: &HttpRequest,
     tenant: &TenantRow,
     return_to: Option<ReturnTo>,
     login_hint: Option<&str>,
@@ -152,11 +159,14 @@ async fn start_flow(
         request.pkce_verifier,
         return_to.map(|r| r.as_str().to_owned()),
     );
-    Ok(HttpResponse::Found()
+    let mut response = HttpResponse::Found();
+    response
         .insert_header((header::LOCATION, request.url))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .cookie(flow.to_cookie(app))
-        .finish())
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    for stale in flow::prune(app, req, &tenant.slug) {
+        response.cookie(stale);
+    }
+    Ok(response.cookie(flow.to_cookie(app)).finish())
 }
 
 #[derive(Deserialize)]

@@ -13,10 +13,12 @@ pub use request_id::{request_id_middleware, RequestId};
 
 use crate::crypto::SecretBox;
 use crate::db::Db;
+use crate::error::{AppError, ErrorKind};
 use crate::oidc::ProviderCache;
 use crate::service::session::Sessions;
 use actix_web::cookie::Key;
-use actix_web::web;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +33,8 @@ pub struct AppState {
     pub flow_key: Key,
     /// Without a trailing slash.
     pub public_url: String,
+    /// scheme://host[:port] of `public_url`, as browsers send it in `Origin`.
+    pub public_origin: String,
     pub secure_cookies: bool,
     pub session_cookie: String,
     pub flow_ttl: Duration,
@@ -39,7 +43,33 @@ pub struct AppState {
     pub shutting_down: Arc<AtomicBool>,
 }
 
+/// Malformed query strings and forms (a missing, repeated or mistyped parameter) get the
+/// plain-words 400 page, not the framework's text.
+fn malformed(err: impl std::fmt::Display) -> actix_web::Error {
+    log::info!("malformed request parameters: {err}");
+    AppError::new(ErrorKind::BadRequest(
+        "The link or form you sent is incomplete or malformed: a parameter is missing, repeated or invalid.",
+    ))
+    .into()
+}
+
+/// The 404 page for every unknown path.
+pub async fn not_found() -> HttpResponse {
+    pages::error_page(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is nothing at this address. Check the link you followed.",
+        None,
+    )
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
+    cfg.app_data(web::QueryConfig::default().error_handler(|e, _| malformed(e)))
+        .app_data(
+            web::FormConfig::default()
+                .limit(16 * 1024)
+                .error_handler(|e, _| malformed(e)),
+        );
     cfg.service(health::healthz)
         .service(health::readyz)
         .service(home::index)

@@ -53,6 +53,10 @@ pub fn html(status: StatusCode, title: &str, body: &str) -> HttpResponse {
     HttpResponse::build(status)
         .content_type(ContentType::html())
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
         .body(layout(title, body))
 }
 

@@ -1,12 +1,12 @@
 //! `GET /session` (who is signed in, as JSON) and `POST /logout`.
 
-use super::AppState;
+use super::{pages, AppState};
 use crate::db::profiles::ProfileRow;
 use crate::db::tenants::TenantRow;
 use crate::db::{profiles, tenants, DbError};
 use crate::domain::STATUS_ACTIVE;
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde_json::json;
 
@@ -23,8 +23,11 @@ pub async fn current_profile(
     };
     app.db
         .run(move |conn| {
-            let profile = profiles::find_by_id(conn, &claims.sub)?
-                .filter(|p| p.tenant_id == claims.tid && p.status == STATUS_ACTIVE);
+            let profile = profiles::find_by_id(conn, &claims.sub)?.filter(|p| {
+                p.tenant_id == claims.tid
+                    && p.status == STATUS_ACTIVE
+                    && p.sessions_revoked_at.is_none_or(|at| claims.ims >= at)
+            });
             let Some(profile) = profile else {
                 return Ok(None);
             };
@@ -65,8 +68,44 @@ pub async fn current(app: web::Data<AppState>, req: HttpRequest) -> HttpResponse
     }
 }
 
+/// Signs out: the person's sessions issued until now stop being accepted (on every
+/// device) and the cookie is removed. A cross-site POST is refused.
 #[post("/logout")]
-pub async fn logout(app: web::Data<AppState>) -> HttpResponse {
+pub async fn logout(app: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let cross_site = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_some_and(|origin| origin != app.public_origin);
+    if cross_site {
+        return pages::error_page(
+            StatusCode::FORBIDDEN,
+            "Sign-out refused",
+            "This sign-out request came from another site, so we ignored it.",
+            None,
+        );
+    }
+    if let Some(claims) = req
+        .cookie(&app.session_cookie)
+        .and_then(|c| app.sessions.verify(c.value()))
+    {
+        let at = crate::db::now_millis();
+        let revoked = app
+            .db
+            .run(move |conn| {
+                profiles::revoke_sessions(conn, &claims.sub, at).map_err(DbError::from)
+            })
+            .await;
+        if let Err(e) = revoked {
+            log::warn!("sign-out could not be recorded: {e}");
+            return pages::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "We could not sign you out",
+                "The service is temporarily unavailable. Please try again in a minute.",
+                None,
+            );
+        }
+    }
     let mut cookie = Cookie::new(app.session_cookie.clone(), "");
     cookie.set_path("/");
     cookie.set_http_only(true);

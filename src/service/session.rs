@@ -16,6 +16,8 @@ pub struct SessionClaims {
     /// Tenant slug.
     pub ten: String,
     pub iat: u64,
+    /// Issue time in milliseconds, compared with a sign-out time.
+    pub ims: i64,
     pub exp: u64,
     pub iss: String,
     pub aud: String,
@@ -49,15 +51,17 @@ impl Sessions {
     }
 
     pub fn issue(&self, profile_id: &str, tenant_id: &str, tenant_slug: &str) -> String {
-        let now = SystemTime::now()
+        let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
+            .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
+        let now = (now_ms / 1000) as u64;
         let claims = SessionClaims {
             sub: profile_id.to_owned(),
             tid: tenant_id.to_owned(),
             ten: tenant_slug.to_owned(),
             iat: now,
+            ims: now_ms,
             exp: now + self.ttl.as_secs(),
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),

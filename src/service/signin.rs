@@ -359,5 +359,6 @@ fn new_profile(
         created_via: CreatedVia::Jit.as_str().to_owned(),
         created_at: now,
         last_sign_in_at: Some(now),
+        sessions_revoked_at: None,
     }
 }

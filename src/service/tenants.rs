@@ -206,6 +206,7 @@ pub async fn audit_trail(db: &Db, slug: &str, limit: i64) -> Result<Vec<AuditRow
 }
 
 /// Creates or refreshes the demo tenant (JIT on) pointing at the built-in provider.
+/// A tenant named `demo` that is not the demo tenant is never taken over.
 pub async fn ensure_demo_tenant(
     db: &Db,
     secrets: &SecretBox,
@@ -213,21 +214,28 @@ pub async fn ensure_demo_tenant(
     client_id: &str,
     client_secret: &str,
 ) -> Result<TenantRow, AdminError> {
-    let existing = find(db, "demo").await?;
-    let sealed = secrets.seal(client_secret);
-    if let Some(tenant) = existing {
+    const SLUG: &str = "demo";
+    if let Some(tenant) = find(db, SLUG).await? {
+        let is_demo = tenant.client_id == client_id && tenant.issuer.ends_with("/dev-idp");
+        if !is_demo {
+            return Err(invalid(
+                "slug",
+                "a real tenant is named \"demo\"; demo mode refuses to take it over (use another database for the demo)",
+            ));
+        }
         let (id, issuer, client_id) = (tenant.id.clone(), issuer.to_owned(), client_id.to_owned());
+        let sealed = secrets.seal(client_secret);
         db.run(move |conn| {
             tenants::update_provider(conn, &id, &issuer, &client_id, &sealed).map_err(DbError::from)
         })
         .await?;
-        return Ok(find(db, "demo").await?.unwrap_or(tenant));
+        return Ok(find(db, SLUG).await?.unwrap_or(tenant));
     }
     let tenant = add_tenant(
         db,
         secrets,
         TenantInput {
-            slug: "demo".into(),
+            slug: SLUG.into(),
             display_name: "Demo Company".into(),
             issuer: issuer.into(),
             client_id: client_id.into(),
@@ -238,6 +246,6 @@ pub async fn ensure_demo_tenant(
         "demo",
     )
     .await?;
-    set_jit(db, "demo", true, "demo tenant", "demo").await?;
-    Ok(find(db, "demo").await?.unwrap_or(tenant))
+    set_jit(db, SLUG, true, "demo tenant", "demo").await?;
+    Ok(find(db, SLUG).await?.unwrap_or(tenant))
 }

@@ -1,31 +1,39 @@
 //! In-process OpenID Connect provider for the integration tests.
 //!
-//! Authorization code flow only, with mandatory PKCE (S256), nonce and state,
-//! RS256 ID tokens, a userinfo endpoint, and knobs for misbehaving on purpose.
+//! Authorization code flow only, with mandatory PKCE (S256), nonce and state, signed ID
+//! tokens (RS256 by default; PS256, ES256 and EdDSA on request), a userinfo endpoint
+//! (JSON or a signed JWT), and knobs for misbehaving on purpose. Knobs named `*_next`
+//! act on the next successful token response only; the others persist.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
-use actix_web::dev::ServerHandle;
+use actix_web::dev::{ServerHandle, Service};
 use actix_web::http::header;
-use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
+use actix_web::HttpServer;
+use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
+use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rand::RngCore;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha384, Sha512};
 use url::{form_urlencoded, Url};
 
 pub const CLIENT_ID: &str = "test-client";
 pub const CLIENT_SECRET: &str = "test-secret";
-const KID: &str = "test-key-1";
-const KEY_PEM: &str = include_str!("../fixtures/test_rsa_key.pem");
-const OTHER_KEY_PEM: &str = include_str!("../fixtures/other_rsa_key.pem");
+/// The SPKI PEM of `KeyId::Rsa1`, exactly as `openssl pkey -pubout` writes it.
+const RSA1_PUBLIC_PEM: &str = include_str!("../fixtures/test_rsa_key.pub.pem");
+const BASIC: &str = "client_secret_basic";
+const POST: &str = "client_secret_post";
+
+pub type Claims = Map<String, Value>;
+type EditOnce = Box<dyn FnOnce(&mut Claims) + Send>;
+type Edit = Arc<dyn Fn(&mut Claims) + Send + Sync>;
 
 #[derive(Clone, Debug)]
 pub struct TestUser {
@@ -50,16 +58,21 @@ impl TestUser {
     }
 
     /// All present claims except `sub`; `names` = false leaves out email and the names.
-    fn claims(&self, names: bool) -> Map<String, Value> {
-        let Value::Object(mut m) = json!({
+    fn claims(&self, names: bool) -> Claims {
+        let mut m = object(json!({
             "email": self.email, "email_verified": self.email_verified, "name": self.name,
             "given_name": self.given_name, "family_name": self.family_name,
-        }) else {
-            unreachable!("json! object literal")
-        };
+        }));
         let named = ["email", "given_name", "family_name", "name"];
         m.retain(|k, v| !v.is_null() && (names || !named.contains(&k.as_str())));
         m
+    }
+}
+
+fn object(value: Value) -> Claims {
+    match value {
+        Value::Object(m) => m,
+        _ => unreachable!("a json! object literal"),
     }
 }
 
@@ -68,6 +81,7 @@ impl TestUser {
 pub enum Tamper {
     None,
     WrongNonce,
+    /// Signed as usual, then one bit of the signature is flipped.
     BadSignature,
     WrongAudience,
     WrongIssuer,
@@ -75,6 +89,70 @@ pub enum Tamper {
     NamesOnlyInUserinfo,
     AlgNone,
     MissingSub,
+}
+
+/// The provider's key pairs (test-only fixtures under `tests/fixtures/`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyId {
+    Rsa1,
+    Rsa2,
+    Ec256,
+    Ed25519,
+}
+
+impl KeyId {
+    const ALL: [KeyId; 4] = [KeyId::Rsa1, KeyId::Rsa2, KeyId::Ec256, KeyId::Ed25519];
+
+    pub fn kid(self) -> &'static str {
+        match self {
+            KeyId::Rsa1 => "test-key-1",
+            KeyId::Rsa2 => "test-key-2",
+            KeyId::Ec256 => "ec-1",
+            KeyId::Ed25519 => "ed-1",
+        }
+    }
+
+    /// The algorithm its JWK states while it is not the signing key.
+    pub fn default_alg(self) -> Algorithm {
+        match self {
+            KeyId::Rsa1 | KeyId::Rsa2 => Algorithm::RS256,
+            KeyId::Ec256 => Algorithm::ES256,
+            KeyId::Ed25519 => Algorithm::EdDSA,
+        }
+    }
+
+    fn can_sign(self, alg: Algorithm) -> bool {
+        use Algorithm::*;
+        match self {
+            KeyId::Rsa1 | KeyId::Rsa2 => {
+                matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512)
+            }
+            KeyId::Ec256 => alg == ES256,
+            KeyId::Ed25519 => alg == EdDSA,
+        }
+    }
+
+    fn encoding_key(self) -> EncodingKey {
+        let pem: &[u8] = match self {
+            KeyId::Rsa1 => include_bytes!("../fixtures/test_rsa_key.pem"),
+            KeyId::Rsa2 => include_bytes!("../fixtures/rsa_key_2.pem"),
+            KeyId::Ec256 => include_bytes!("../fixtures/ec_p256_key.pem"),
+            KeyId::Ed25519 => include_bytes!("../fixtures/ed25519_key.pem"),
+        };
+        let key = match self {
+            KeyId::Rsa1 | KeyId::Rsa2 => EncodingKey::from_rsa_pem(pem),
+            KeyId::Ec256 => EncodingKey::from_ec_pem(pem),
+            KeyId::Ed25519 => EncodingKey::from_ed_pem(pem),
+        };
+        key.unwrap_or_else(|e| panic!("fixture key {self:?}: {e}"))
+    }
+}
+
+/// Which key signs, with which algorithm.
+#[derive(Clone, Copy, Debug)]
+struct Signer {
+    key: KeyId,
+    alg: Algorithm,
 }
 
 struct Grant {
@@ -85,22 +163,67 @@ struct Grant {
     client_id: String,
 }
 
+/// Defects of the next successful token response.
+#[derive(Default)]
+struct Next {
+    tamper: Option<Tamper>,
+    omit_kid: bool,
+    hmac_with_public_key: bool,
+    edit: Option<EditOnce>,
+}
+
+/// Persistent behaviour.
+struct Config {
+    signer: Signer,
+    published: Vec<KeyId>,
+    kids_in_jwks: bool,
+    advertised_algs: Vec<String>,
+    discovery_issuer: Option<String>,
+    auth_methods: Vec<String>,
+    userinfo_edit: Option<Edit>,
+    userinfo_jwt: bool,
+    delay: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            signer: Signer {
+                key: KeyId::Rsa1,
+                alg: Algorithm::RS256,
+            },
+            published: vec![KeyId::Rsa1],
+            kids_in_jwks: true,
+            advertised_algs: vec!["RS256".to_owned()],
+            discovery_issuer: None,
+            auth_methods: vec![BASIC.to_owned(), POST.to_owned()],
+            userinfo_edit: None,
+            userinfo_jwt: false,
+            delay: Duration::ZERO,
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     user: Option<TestUser>,
-    tamper: Option<Tamper>,
     deny: Option<String>,
+    token_error: Option<String>,
+    next: Next,
+    config: Config,
     codes: HashMap<String, Grant>,
     access_tokens: HashMap<String, TestUser>,
     counts: [usize; 4], // discovery, jwks, token, userinfo
     last_authorize: Option<Vec<(String, String)>>,
+    last_auth_method: Option<String>,
 }
 
 struct Shared {
+    /// Exactly as stated in tokens (a trailing slash is kept).
     issuer: String,
-    key: EncodingKey,
-    other_key: EncodingKey,
-    jwk: Value,
+    /// The issuer without a trailing slash: endpoint URLs are `{base}/token` etc.
+    base: String,
+    keys: [EncodingKey; 4],
     state: Mutex<State>,
 }
 
@@ -108,45 +231,83 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn key(&self, id: KeyId) -> &EncodingKey {
+        &self.keys[id as usize]
+    }
+
+    fn jwk(&self, id: KeyId, alg: Algorithm, with_kid: bool) -> Jwk {
+        let mut jwk = Jwk::from_encoding_key(self.key(id), alg).expect("JWK of a fixture key");
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        jwk.common.key_id = with_kid.then(|| id.kid().to_owned());
+        jwk
+    }
+
+    fn sign(&self, claims: &Claims, signer: Signer, with_kid: bool) -> String {
+        let kid = with_kid.then(|| signer.key.kid());
+        encode(signer.alg, kid, claims, self.key(signer.key))
+    }
+}
+
+fn encode(alg: Algorithm, kid: Option<&str>, claims: &Claims, key: &EncodingKey) -> String {
+    let mut header = Header::new(alg);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&header, claims, key).expect("sign JWT")
 }
 
 pub struct TestProvider {
     shared: Arc<Shared>,
     handle: ServerHandle,
-    port: u16,
 }
 
 impl TestProvider {
     pub async fn start() -> TestProvider {
+        Self::start_at("").await
+    }
+
+    /// A provider whose issuer is `http://127.0.0.1:{port}{path}` (`path` is "" or starts
+    /// with '/'; a trailing slash stays in the issuer). Every endpoint is served under the
+    /// issuer, discovery at `{issuer without trailing slash}/.well-known/openid-configuration`.
+    pub async fn start_at(path: &str) -> TestProvider {
+        assert!(
+            path.is_empty() || path.starts_with('/'),
+            "bad issuer path {path:?}"
+        );
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind test provider");
-        let port = listener.local_addr().unwrap().port();
-        let key = EncodingKey::from_rsa_pem(KEY_PEM.as_bytes()).unwrap();
-        let jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap();
-        let AlgorithmParameters::RSA(rsa) = jwk.algorithm else {
-            unreachable!("fixture is an RSA key")
-        };
-        let jwk = json!({
-            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": KID, "n": rsa.n, "e": rsa.e,
-        });
+        let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let prefix = path.trim_end_matches('/').to_owned();
         let shared = Arc::new(Shared {
-            issuer: format!("http://127.0.0.1:{port}"),
-            key,
-            other_key: EncodingKey::from_rsa_pem(OTHER_KEY_PEM.as_bytes()).unwrap(),
-            jwk,
+            issuer: format!("{origin}{path}"),
+            base: format!("{origin}{prefix}"),
+            keys: KeyId::ALL.map(KeyId::encoding_key),
             state: Mutex::default(),
         });
         let data = web::Data::from(shared.clone());
         let server = HttpServer::new(move || {
+            let op = data.clone();
             App::new()
                 .app_data(data.clone())
-                .route(
-                    "/.well-known/openid-configuration",
-                    web::get().to(discovery),
+                .wrap_fn(move |req, srv| {
+                    let delay = op.lock().config.delay;
+                    let response = srv.call(req);
+                    async move {
+                        if !delay.is_zero() {
+                            tokio::time::sleep(delay).await;
+                        }
+                        response.await
+                    }
+                })
+                .service(
+                    web::scope(&prefix)
+                        .route(
+                            "/.well-known/openid-configuration",
+                            web::get().to(discovery),
+                        )
+                        .route("/jwks", web::get().to(jwks))
+                        .route("/authorize", web::get().to(authorize))
+                        .route("/token", web::post().to(token))
+                        .route("/userinfo", web::get().to(userinfo)),
                 )
-                .route("/jwks", web::get().to(jwks))
-                .route("/authorize", web::get().to(authorize))
-                .route("/token", web::post().to(token))
-                .route("/userinfo", web::get().to(userinfo))
         })
         .workers(1)
         .disable_signals()
@@ -155,25 +316,93 @@ impl TestProvider {
         .run();
         let handle = server.handle();
         tokio::spawn(server);
-        TestProvider {
-            shared,
-            handle,
-            port,
-        }
+        TestProvider { shared, handle }
     }
 
     pub fn issuer(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.shared.issuer.clone()
+    }
+    /// The URL of an endpoint, e.g. `url("/token")`, whatever the issuer's path.
+    pub fn url(&self, endpoint: &str) -> String {
+        format!("{}{endpoint}", self.shared.base)
     }
     /// The user every following /authorize approves (until changed).
     pub fn login_as(&self, user: TestUser) {
         self.shared.lock().user = Some(user);
     }
     pub fn tamper_next(&self, t: Tamper) {
-        self.shared.lock().tamper = Some(t);
+        self.shared.lock().next.tamper = Some(t);
     }
     pub fn deny_next(&self, error: &str) {
         self.shared.lock().deny = Some(error.to_owned());
+    }
+    /// The next token request, whatever it holds, is answered 400 `{"error": error}`.
+    pub fn token_error_next(&self, error: &str) {
+        self.shared.lock().token_error = Some(error.to_owned());
+    }
+
+    /// Which key and algorithm sign ID tokens (and userinfo JWTs). Default: Rsa1, RS256.
+    /// Panics on a pair that cannot work (e.g. Ec256 with RS256).
+    pub fn sign_with(&self, key: KeyId, alg: Algorithm) {
+        assert!(
+            key.can_sign(alg),
+            "TestProvider: {key:?} cannot sign {alg:?}"
+        );
+        self.shared.lock().config.signer = Signer { key, alg };
+    }
+    /// The public keys /jwks serves, in this order. Default: [Rsa1].
+    pub fn publish(&self, keys: &[KeyId]) {
+        self.shared.lock().config.published = keys.to_vec();
+    }
+    /// Publishes only `key` and signs with it, with its default algorithm.
+    pub fn rotate_to(&self, key: KeyId) {
+        self.sign_with(key, key.default_alg());
+        self.publish(&[key]);
+    }
+    pub fn omit_kid_in_jwks(&self, omit: bool) {
+        self.shared.lock().config.kids_in_jwks = !omit;
+    }
+    pub fn omit_kid_next(&self) {
+        self.shared.lock().next.omit_kid = true;
+    }
+    /// The next ID token is HS256 with the PEM of Rsa1's public key as the secret
+    /// (key-confusion attack); its header names kid "test-key-1".
+    pub fn hmac_with_public_key_next(&self) {
+        self.shared.lock().next.hmac_with_public_key = true;
+    }
+    /// Changes the next ID token's claims just before it is signed.
+    pub fn edit_next_claims(&self, f: impl FnOnce(&mut Claims) + Send + 'static) {
+        self.shared.lock().next.edit = Some(Box::new(f));
+    }
+    /// Changes every userinfo response (for a JWT: after `iss` and `aud` are added).
+    pub fn edit_userinfo(&self, f: impl Fn(&mut Claims) + Send + Sync + 'static) {
+        self.shared.lock().config.userinfo_edit = Some(Arc::new(f));
+    }
+    /// Userinfo answered as `application/jwt`, signed like the ID tokens.
+    pub fn userinfo_as_jwt(&self, on: bool) {
+        self.shared.lock().config.userinfo_jwt = on;
+    }
+    /// The `issuer` stated by discovery; `None` states the real one.
+    pub fn set_discovery_issuer(&self, issuer: Option<String>) {
+        self.shared.lock().config.discovery_issuer = issuer;
+    }
+    /// `id_token_signing_alg_values_supported` in discovery. Default: ["RS256"].
+    pub fn set_advertised_algs(&self, algs: &[&str]) {
+        self.shared.lock().config.advertised_algs = to_strings(algs);
+    }
+    /// The advertised client authentication methods; the token endpoint accepts only
+    /// these. Default: client_secret_basic and client_secret_post.
+    pub fn set_auth_methods(&self, methods: &[&str]) {
+        self.shared.lock().config.auth_methods = to_strings(methods);
+    }
+    /// Every endpoint waits this long before answering.
+    pub fn set_delay(&self, d: Duration) {
+        self.shared.lock().config.delay = d;
+    }
+
+    /// The client authentication method of the last token request ("none" without any).
+    pub fn last_auth_method(&self) -> Option<String> {
+        self.shared.lock().last_auth_method.clone()
     }
     pub fn discovery_requests(&self) -> usize {
         self.shared.lock().counts[0]
@@ -199,32 +428,58 @@ impl Drop for TestProvider {
     }
 }
 
+fn to_strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
 async fn discovery(op: web::Data<Shared>) -> HttpResponse {
-    op.lock().counts[0] += 1;
-    let iss = &op.issuer;
-    HttpResponse::Ok().json(json!({
-        "issuer": iss,
-        "authorization_endpoint": format!("{iss}/authorize"),
-        "token_endpoint": format!("{iss}/token"),
-        "userinfo_endpoint": format!("{iss}/userinfo"),
-        "jwks_uri": format!("{iss}/jwks"),
+    let mut st = op.lock();
+    st.counts[0] += 1;
+    let c = &st.config;
+    let base = &op.base;
+    let mut doc = json!({
+        "issuer": c.discovery_issuer.as_ref().unwrap_or(&op.issuer),
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "userinfo_endpoint": format!("{base}/userinfo"),
+        "jwks_uri": format!("{base}/jwks"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": c.advertised_algs,
         "scopes_supported": ["openid", "email", "profile"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": c.auth_methods,
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "email",
             "email_verified", "given_name", "family_name", "name"],
-    }))
+    });
+    if c.userinfo_jwt {
+        doc["userinfo_signing_alg_values_supported"] = json!([c.signer.alg]);
+    }
+    HttpResponse::Ok().json(doc)
 }
 
 async fn jwks(op: web::Data<Shared>) -> HttpResponse {
-    op.lock().counts[1] += 1;
-    HttpResponse::Ok().json(json!({ "keys": [op.jwk] }))
+    let (published, signer, with_kid) = {
+        let mut st = op.lock();
+        st.counts[1] += 1;
+        let c = &st.config;
+        (c.published.clone(), c.signer, c.kids_in_jwks)
+    };
+    let alg = |k: KeyId| {
+        if k == signer.key {
+            signer.alg
+        } else {
+            k.default_alg()
+        }
+    };
+    let keys: Vec<Jwk> = published
+        .into_iter()
+        .map(|k| op.jwk(k, alg(k), with_kid))
+        .collect();
+    HttpResponse::Ok().json(json!({ "keys": keys }))
 }
 
 /// Parses form/query pairs; a repeated parameter is an error (RFC 6749 §3.1).
@@ -309,6 +564,11 @@ fn oauth(error: &'static str, description: &str) -> OAuthError {
     (error, description.to_owned())
 }
 
+fn no_store(mut res: HttpResponseBuilder) -> HttpResponseBuilder {
+    res.insert_header((header::CACHE_CONTROL, "no-store"));
+    res
+}
+
 fn oauth_response((error, description): OAuthError) -> HttpResponse {
     let mut res = match error {
         "invalid_client" => HttpResponse::Unauthorized(),
@@ -317,8 +577,7 @@ fn oauth_response((error, description): OAuthError) -> HttpResponse {
     if error == "invalid_client" {
         res.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"test-provider\""));
     }
-    res.insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "error": error, "error_description": description }))
+    no_store(res).json(json!({ "error": error, "error_description": description }))
 }
 
 /// Decodes one application/x-www-form-urlencoded component (RFC 6749 §2.3.1).
@@ -339,6 +598,17 @@ fn form_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// The client authentication method a token request uses.
+fn auth_method(req: &HttpRequest, p: &HashMap<String, String>) -> &'static str {
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        BASIC
+    } else if p.contains_key("client_secret") {
+        POST
+    } else {
+        "none"
+    }
 }
 
 /// Authenticates the client (Basic or client_secret_post); returns its client_id.
@@ -378,8 +648,15 @@ fn authenticate_client(
 }
 
 async fn token(op: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    op.lock().counts[2] += 1;
-    exchange_code(&op, &req, &body).unwrap_or_else(oauth_response)
+    let forced = {
+        let mut st = op.lock();
+        st.counts[2] += 1;
+        st.token_error.take()
+    };
+    match forced {
+        Some(error) => no_store(HttpResponse::BadRequest()).json(json!({ "error": error })),
+        None => exchange_code(&op, &req, &body).unwrap_or_else(oauth_response),
+    }
 }
 
 fn exchange_code(op: &Shared, req: &HttpRequest, body: &[u8]) -> Result<HttpResponse, OAuthError> {
@@ -389,6 +666,16 @@ fn exchange_code(op: &Shared, req: &HttpRequest, body: &[u8]) -> Result<HttpResp
         return Err(invalid_request("body must be form-urlencoded"));
     }
     let p = parse_pairs(body).map_err(|e| invalid_request(&e))?;
+    let method = auth_method(req, &p);
+    let allowed = {
+        let mut st = op.lock();
+        st.last_auth_method = Some(method.to_owned());
+        st.config.auth_methods.iter().any(|m| m == method)
+    };
+    if !allowed {
+        let msg = format!("{method} is not an allowed authentication method");
+        return Err(oauth("invalid_client", &msg));
+    }
     let client_id = authenticate_client(req, &p)?;
     if p.get("grant_type").map(String::as_str) != Some("authorization_code") {
         return Err(oauth("unsupported_grant_type", "authorization_code only"));
@@ -415,11 +702,11 @@ fn exchange_code(op: &Shared, req: &HttpRequest, body: &[u8]) -> Result<HttpResp
     let access_token = random_token();
     st.access_tokens
         .insert(access_token.clone(), grant.user.clone());
-    let tamper = st.tamper.take().unwrap_or(Tamper::None);
+    let next = std::mem::take(&mut st.next);
+    let signer = st.config.signer;
     drop(st);
-    let id_token = id_token(op, &grant, &access_token, tamper);
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
+    let id_token = id_token(op, &grant, &access_token, next, signer);
+    Ok(no_store(HttpResponse::Ok())
         .insert_header((header::PRAGMA, "no-cache"))
         .json(json!({
             "access_token": access_token,
@@ -429,49 +716,114 @@ fn exchange_code(op: &Shared, req: &HttpRequest, body: &[u8]) -> Result<HttpResp
         })))
 }
 
-fn id_token(op: &Shared, grant: &Grant, access_token: &str, tamper: Tamper) -> String {
+fn id_token(op: &Shared, grant: &Grant, access_token: &str, next: Next, signer: Signer) -> String {
+    let tamper = next.tamper.unwrap_or(Tamper::None);
+    let alg = match next.hmac_with_public_key {
+        true => Algorithm::HS256,
+        false => signer.alg,
+    };
+    let mut claims = id_token_claims(op, grant, tamper);
+    claims.insert("at_hash".to_owned(), at_hash(alg, access_token).into());
+    if let Some(edit) = next.edit {
+        edit(&mut claims);
+    }
+    if tamper == Tamper::AlgNone {
+        let head = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        return format!(
+            "{head}.{}.",
+            URL_SAFE_NO_PAD.encode(Value::from(claims).to_string())
+        );
+    }
+    let with_kid = !next.omit_kid;
+    let jwt = if next.hmac_with_public_key {
+        let kid = with_kid.then(|| KeyId::Rsa1.kid());
+        let secret = EncodingKey::from_secret(RSA1_PUBLIC_PEM.as_bytes()).expect("HMAC key");
+        encode(Algorithm::HS256, kid, &claims, &secret)
+    } else {
+        op.sign(&claims, signer, with_kid)
+    };
+    match tamper {
+        Tamper::BadSignature => corrupt_signature(&jwt),
+        _ => jwt,
+    }
+}
+
+/// The claims of an honest ID token, but for `tamper`; without `at_hash`.
+fn id_token_claims(op: &Shared, grant: &Grant, tamper: Tamper) -> Claims {
     let now = UNIX_EPOCH.elapsed().expect("clock after 1970").as_secs();
     let (iat, exp) = match tamper {
         Tamper::Expired => (now - 7200, now - 3600),
         _ => (now, now + 300),
     };
-    let at_hash = URL_SAFE_NO_PAD.encode(&Sha256::digest(access_token)[..16]);
-    let mut claims = json!({
+    let mut claims = object(json!({
         "iss": if tamper == Tamper::WrongIssuer { "http://evil.example" } else { &op.issuer },
         "sub": grant.user.sub,
         "aud": if tamper == Tamper::WrongAudience { "someone-else" } else { CLIENT_ID },
         "iat": iat,
         "exp": exp,
         "nonce": if tamper == Tamper::WrongNonce { "not-the-nonce" } else { &grant.nonce },
-        "at_hash": at_hash,
-    });
-    let map = claims.as_object_mut().expect("claims are an object");
-    map.extend(grant.user.claims(tamper != Tamper::NamesOnlyInUserinfo));
+    }));
+    claims.extend(grant.user.claims(tamper != Tamper::NamesOnlyInUserinfo));
     if tamper == Tamper::MissingSub {
-        map.remove("sub");
+        claims.remove("sub");
     }
-    if tamper == Tamper::AlgNone {
-        let head = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
-        return format!("{head}.{}.", URL_SAFE_NO_PAD.encode(claims.to_string()));
-    }
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(KID.to_owned());
-    let bad = tamper == Tamper::BadSignature;
-    let key = if bad { &op.other_key } else { &op.key };
-    jsonwebtoken::encode(&header, &claims, key).expect("sign ID token")
+    claims
+}
+
+/// `at_hash`: the left half of the access token's hash, by `alg`'s hash function
+/// (SHA-512 for EdDSA with Ed25519).
+fn at_hash(alg: Algorithm, access_token: &str) -> String {
+    use Algorithm::*;
+    let digest = match alg {
+        HS384 | RS384 | PS384 | ES384 => Sha384::digest(access_token).to_vec(),
+        HS512 | RS512 | PS512 | EdDSA => Sha512::digest(access_token).to_vec(),
+        _ => Sha256::digest(access_token).to_vec(),
+    };
+    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
+}
+
+/// Flips one bit of a compact JWS's signature.
+fn corrupt_signature(jwt: &str) -> String {
+    let (signed, signature) = jwt.rsplit_once('.').expect("compact JWS");
+    let mut signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .expect("base64url signature");
+    signature[0] ^= 1;
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
 async fn userinfo(op: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
-    let mut st = op.lock();
-    st.counts[3] += 1;
     let auth = req.headers().get(header::AUTHORIZATION);
     let token = auth.and_then(|v| v.to_str().ok()?.strip_prefix("Bearer "));
-    let Some(user) = token.and_then(|t| st.access_tokens.get(t.trim())) else {
+    let (user, edit, jwt_signer) = {
+        let mut st = op.lock();
+        st.counts[3] += 1;
+        let user = token.and_then(|t| st.access_tokens.get(t.trim()).cloned());
+        let c = &st.config;
+        (
+            user,
+            c.userinfo_edit.clone(),
+            c.userinfo_jwt.then_some(c.signer),
+        )
+    };
+    let Some(user) = user else {
         return HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""))
             .json(json!({ "error": "invalid_token" }));
     };
     let mut claims = user.claims(true);
-    claims.insert("sub".to_owned(), Value::String(user.sub.clone()));
-    HttpResponse::Ok().json(claims)
+    claims.insert("sub".to_owned(), user.sub.into());
+    if jwt_signer.is_some() {
+        claims.insert("iss".to_owned(), op.issuer.clone().into());
+        claims.insert("aud".to_owned(), CLIENT_ID.into());
+    }
+    if let Some(edit) = edit {
+        edit(&mut claims);
+    }
+    match jwt_signer {
+        Some(signer) => HttpResponse::Ok()
+            .content_type("application/jwt")
+            .body(op.sign(&claims, signer, true)),
+        None => HttpResponse::Ok().json(claims),
+    }
 }

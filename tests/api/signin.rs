@@ -110,6 +110,7 @@ on_both_databases! {
             created_via: "operator".into(),
             created_at: jit_sso::db::now_millis(),
             last_sign_in_at: None,
+            sessions_revoked_at: None,
         };
         let id = row.id.clone();
         app.db.run(move |c| profiles::insert(c, &row).map_err(jit_sso::db::DbError::from)).await.unwrap();

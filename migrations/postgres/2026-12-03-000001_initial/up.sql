@@ -55,6 +55,8 @@ CREATE TABLE profiles (
     created_via       TEXT NOT NULL,
     created_at        BIGINT NOT NULL,
     last_sign_in_at   BIGINT,
+    -- Sessions issued before this time (sign-out) are no longer accepted.
+    sessions_revoked_at BIGINT,
     UNIQUE (tenant_id, email_normalized),
     CHECK (status IN ('active', 'deactivated')),
     CHECK (created_via IN ('jit', 'operator'))
