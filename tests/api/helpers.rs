@@ -140,7 +140,7 @@ impl TestApp {
         let address = app.public_url().to_owned();
         let server = app.handle();
         tokio::spawn(app.run_until_stopped());
-        let db = Db::connect(&url, 4, Duration::from_secs(5)).expect("test pool");
+        let db = Db::connect(&settings.database.url, 4, Duration::from_secs(5)).expect("test pool");
         Some(TestApp {
             address,
             provider,

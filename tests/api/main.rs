@@ -4,7 +4,9 @@ mod helpers;
 mod provider;
 
 mod demo;
+mod hardening;
 mod health;
+mod identity;
 mod interop;
 mod refusals;
 mod signin;

@@ -291,10 +291,11 @@ impl TestProvider {
                     let delay = op.lock().config.delay;
                     let response = srv.call(req);
                     async move {
+                        let response = response.await;
                         if !delay.is_zero() {
                             tokio::time::sleep(delay).await;
                         }
-                        response.await
+                        response
                     }
                 })
                 .service(
@@ -395,12 +396,14 @@ impl TestProvider {
     pub fn set_auth_methods(&self, methods: &[&str]) {
         self.shared.lock().config.auth_methods = to_strings(methods);
     }
-    /// Every endpoint waits this long before answering.
+    /// Every endpoint handles a request at once (counting it, consuming codes and `*_next`
+    /// knobs) but holds its answer back for `d`.
     pub fn set_delay(&self, d: Duration) {
         self.shared.lock().config.delay = d;
     }
 
-    /// The client authentication method of the last token request ("none" without any).
+    /// The client authentication method of the last well-formed token request
+    /// ("none" when it had no client credentials).
     pub fn last_auth_method(&self) -> Option<String> {
         self.shared.lock().last_auth_method.clone()
     }

@@ -179,7 +179,7 @@ on_both_databases! {
     async fn many_simultaneous_first_sign_ins_of_one_person_make_one_profile(app) {
         app.add_tenant("acme", true).await;
         app.provider.login_as(alice());
-        let n = 25;
+        let n = 50;
         let started = std::time::Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..n {
