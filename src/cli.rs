@@ -1,6 +1,7 @@
 //! Operator commands: they talk to the database directly, print for people by default and
 //! JSON with `--json`, and exit non-zero with a clear message on error.
 
+use crate::db::tenants::TenantChanges;
 use crate::db::Db;
 use crate::service::tenants::{self, TenantInput};
 use crate::settings::{Secret, Settings};
@@ -38,6 +39,39 @@ pub enum TenantCommand {
         state: OnOff,
         #[arg(long)]
         reason: String,
+    },
+    /// Change a tenant's claim mapping, email trust, allowed domains, defaults or app URL.
+    Set {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        app_url: Option<String>,
+        /// Claim holding the email (e.g. email, upn, preferred_username).
+        #[arg(long)]
+        email_claim: Option<String>,
+        #[arg(long)]
+        given_name_claim: Option<String>,
+        #[arg(long)]
+        family_name_claim: Option<String>,
+        /// Trust an email whose email_verified claim is absent.
+        #[arg(long)]
+        trust_unstated_email: Option<bool>,
+        /// Trust an address taken from preferred_username or upn.
+        #[arg(long)]
+        trust_username_email: Option<bool>,
+        /// Space- or comma-separated domains; "" allows any.
+        #[arg(long)]
+        allowed_domains: Option<String>,
+        /// Update names from the provider at each sign-in.
+        #[arg(long)]
+        sync_names: Option<bool>,
+        #[arg(long)]
+        default_role: Option<String>,
+        #[arg(long)]
+        default_locale: Option<String>,
+        #[arg(long)]
+        default_time_zone: Option<String>,
     },
     /// List tenants.
     List {
@@ -123,6 +157,58 @@ pub async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<(
             let old = tenants::set_jit(&db, &slug, enabled, &reason, &actor()).await?;
             let word = |b: bool| if b { "on" } else { "off" };
             println!("JIT for {slug}: {} -> {}", word(old), word(enabled));
+        }
+        TenantCommand::Set {
+            slug,
+            name,
+            app_url,
+            email_claim,
+            given_name_claim,
+            family_name_claim,
+            trust_unstated_email,
+            trust_username_email,
+            allowed_domains,
+            sync_names,
+            default_role,
+            default_locale,
+            default_time_zone,
+        } => {
+            let db = database(settings).await?;
+            let changes = TenantChanges {
+                display_name: name,
+                app_url: app_url.map(|u| (!u.is_empty()).then_some(u)),
+                email_claim,
+                given_name_claim,
+                family_name_claim,
+                trust_unstated_email,
+                trust_username_email,
+                allowed_email_domains: allowed_domains,
+                sync_names,
+                default_role,
+                default_locale,
+                default_time_zone,
+                ..TenantChanges::default()
+            };
+            let t = tenants::update_settings(&db, &slug, changes, &actor()).await?;
+            println!("tenant {} updated:", t.slug);
+            println!(
+                "  email claim {} (trust unstated email_verified: {}, trust username claims: {})",
+                t.email_claim, t.trust_unstated_email, t.trust_username_email
+            );
+            println!(
+                "  name claims {} / {} (sync on sign-in: {})",
+                t.given_name_claim, t.family_name_claim, t.sync_names
+            );
+            let domains = if t.allowed_email_domains.is_empty() {
+                "any"
+            } else {
+                &t.allowed_email_domains
+            };
+            println!("  allowed email domains: {domains}");
+            println!(
+                "  defaults: role {}, locale {}, time zone {}",
+                t.default_role, t.default_locale, t.default_time_zone
+            );
         }
         TenantCommand::List { json } => {
             let db = database(settings).await?;

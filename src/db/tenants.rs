@@ -191,3 +191,33 @@ pub fn find_by_issuer(conn: &mut AnyConnection, issuer: &str) -> QueryResult<Vec
         .select(TenantRow::as_select())
         .load(conn)
 }
+
+/// Changes to a tenant's sign-in settings; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = tenants)]
+pub struct TenantChanges {
+    pub display_name: Option<String>,
+    pub app_url: Option<Option<String>>,
+    pub scopes: Option<String>,
+    pub email_claim: Option<String>,
+    pub given_name_claim: Option<String>,
+    pub family_name_claim: Option<String>,
+    pub trust_unstated_email: Option<bool>,
+    pub trust_username_email: Option<bool>,
+    pub allowed_email_domains: Option<String>,
+    pub sync_names: Option<bool>,
+    pub default_role: Option<String>,
+    pub default_locale: Option<String>,
+    pub default_time_zone: Option<String>,
+    pub updated_at: Option<i64>,
+}
+
+pub fn update_settings(
+    conn: &mut AnyConnection,
+    id: &str,
+    changes: &TenantChanges,
+) -> QueryResult<usize> {
+    diesel::update(tenants::table.find(id))
+        .set(changes)
+        .execute(conn)
+}

@@ -32,6 +32,8 @@ pub struct Provider {
 struct Entry {
     provider: Arc<Provider>,
     refresh_at: Instant,
+    /// When an unknown key last forced a refetch (rate limit).
+    forced_at: Option<Instant>,
 }
 
 pub struct ProviderCache {
@@ -93,17 +95,25 @@ impl ProviderCache {
         };
         let _guard = lock.lock().await;
         // Someone else may have fetched while we waited; a forced refresh is rate-limited.
+        let mut forced_at = None;
         if let Some(current) = self.entries.read().expect("cache lock").get(issuer) {
             let p = &current.provider;
             let fresh_enough = match forced_after {
                 Some(seen) => {
-                    p.fetched_at > seen || p.fetched_at.elapsed() < KEY_REFRESH_MIN_INTERVAL
+                    p.fetched_at > seen
+                        || current
+                            .forced_at
+                            .is_some_and(|t| t.elapsed() < KEY_REFRESH_MIN_INTERVAL)
                 }
                 None => Instant::now() < current.refresh_at,
             };
             if fresh_enough {
                 return Ok(p.clone());
             }
+            forced_at = current.forced_at;
+        }
+        if forced_after.is_some() {
+            forced_at = Some(Instant::now());
         }
         match self.discover(issuer).await {
             Ok(provider) => {
@@ -113,6 +123,7 @@ impl ProviderCache {
                     Entry {
                         provider: provider.clone(),
                         refresh_at: Instant::now() + self.ttl,
+                        forced_at,
                     },
                 );
                 Ok(provider)
@@ -123,9 +134,14 @@ impl ProviderCache {
                     Some(stale) if matches!(e, OidcError::Unreachable(_)) => {
                         log::warn!("provider {issuer} unreachable, keeping its cached keys: {e}");
                         stale.refresh_at = Instant::now() + RETRY_AFTER_FAILURE;
+                        stale.forced_at = forced_at;
                         Ok(stale.provider.clone())
                     }
-                    _ => Err(e),
+                    Some(stale) => {
+                        stale.forced_at = forced_at;
+                        Err(e)
+                    }
+                    None => Err(e),
                 }
             }
         }

@@ -3,7 +3,7 @@
 use crate::crypto::SecretBox;
 use crate::db::audit::{self, AuditRow, NewAuditEvent};
 use crate::db::profiles::{self, ProfileRow};
-use crate::db::tenants::{self, NewTenant, TenantRow};
+use crate::db::tenants::{self, NewTenant, TenantChanges, TenantRow};
 use crate::db::{is_unique_violation, write_transaction, Db, DbError};
 use crate::domain::TenantSlug;
 use crate::oidc::validate_issuer;
@@ -156,6 +156,82 @@ pub async fn set_jit(
             )
             .map_err(DbError::from)?;
             Ok(tenant.jit_enabled)
+        })
+    })
+    .await
+}
+
+/// Changes a tenant's claim mapping, email trust, domains, defaults or app URL; audited
+/// with the old and new values.
+pub async fn update_settings(
+    db: &Db,
+    slug: &str,
+    mut changes: TenantChanges,
+    actor: &str,
+) -> Result<TenantRow, AdminError> {
+    for (field, value) in [
+        ("email_claim", &changes.email_claim),
+        ("given_name_claim", &changes.given_name_claim),
+        ("family_name_claim", &changes.family_name_claim),
+    ] {
+        if let Some(v) = value {
+            let ok = !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic());
+            if !ok {
+                return Err(invalid(field, "must be a claim name such as email or upn"));
+            }
+        }
+    }
+    if let Some(domains) = &changes.allowed_email_domains {
+        let normalized: Vec<String> = domains
+            .split([' ', ','])
+            .filter(|d| !d.is_empty())
+            .map(|d| d.trim_start_matches('@').to_ascii_lowercase())
+            .collect();
+        if normalized
+            .iter()
+            .any(|d| !d.contains('.') || d.contains('@'))
+        {
+            return Err(invalid(
+                "allowed_email_domains",
+                "list domains such as example.com",
+            ));
+        }
+        changes.allowed_email_domains = Some(normalized.join(" "));
+    }
+    if let Some(Some(app_url)) = &changes.app_url {
+        let absolute =
+            url::Url::parse(app_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !absolute && crate::domain::ReturnTo::parse(app_url).is_none() {
+            return Err(invalid(
+                "app_url",
+                "must be an http(s) URL or a path starting with /",
+            ));
+        }
+    }
+    changes.updated_at = Some(crate::db::now_millis());
+    let (slug, actor) = (slug.to_owned(), actor.to_owned());
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let before = tenants::find_by_slug(conn, &slug)
+                .map_err(DbError::from)?
+                .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
+            tenants::update_settings(conn, &before.id, &changes).map_err(DbError::from)?;
+            let after = tenants::find_by_id(conn, &before.id)
+                .map_err(DbError::from)?
+                .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
+            audit::insert(
+                conn,
+                &NewAuditEvent {
+                    tenant_id: Some(&after.id),
+                    kind: "tenant_updated",
+                    actor: &actor,
+                    profile_id: None,
+                    request_id: None,
+                    details: json!({ "changes": format!("{changes:?}") }),
+                },
+            )
+            .map_err(DbError::from)?;
+            Ok(after)
         })
     })
     .await

@@ -7,6 +7,8 @@ mod demo;
 mod hardening;
 mod health;
 mod identity;
+mod initiate;
 mod interop;
+mod oidc_checks;
 mod refusals;
 mod signin;

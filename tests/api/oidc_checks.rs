@@ -1,0 +1,474 @@
+//! ID token and provider checks of OpenID Connect Core 1.0 (3.1.3.7) and Discovery 1.0.
+//! Tests are named after the OpenID Foundation relying-party certification tests.
+
+use crate::helpers::*;
+use crate::provider::{KeyId, Tamper, TestProvider, TestUser};
+use jsonwebtoken::Algorithm;
+use reqwest::StatusCode;
+use serde_json::json;
+
+fn erin() -> TestUser {
+    TestUser::new("sub-erin", "erin@example.com", "Erin", "Eriksen")
+}
+
+async fn app_with_tenant() -> TestApp {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    app
+}
+
+async fn status_of_sign_in(app: &TestApp) -> StatusCode {
+    app.sign_in("acme", erin()).await.status()
+}
+
+fn now() -> i64 {
+    jit_sso::db::now_millis() / 1000
+}
+
+#[actix_web::test]
+async fn rp_id_token_issuer_mismatch() {
+    let app = app_with_tenant().await;
+    app.provider.edit_next_claims(|c| {
+        c.insert("iss".into(), json!("https://someone-else.example"));
+    });
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.count("profiles").await, 0);
+}
+
+#[actix_web::test]
+async fn rp_discovery_issuer_not_matching_config() {
+    let app = app_with_tenant().await;
+    // The discovery document states the issuer with a trailing slash; the tenant has none.
+    app.provider
+        .set_discovery_issuer(Some(format!("{}/", app.provider.issuer())));
+    let resp = app
+        .browser()
+        .get(app.url("/t/acme/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    assert!(resp.text().await.unwrap().contains("not set up correctly"));
+}
+
+#[actix_web::test]
+async fn an_issuer_with_a_trailing_slash_works_when_configured_exactly_so() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let provider = TestProvider::start_at("/tenant-a/").await;
+    assert!(provider.issuer().ends_with('/'));
+    app.add_tenant_with("exact", &provider.issuer(), true, None)
+        .await;
+    app.add_tenant_with(
+        "sloppy",
+        provider.issuer().trim_end_matches('/'),
+        true,
+        None,
+    )
+    .await;
+    provider.login_as(erin());
+    let browser = app.browser();
+    let authorize = app.start_login(&browser, "/t/exact/login").await;
+    let callback = location(&browser.get(&authorize).send().await.unwrap());
+    assert_eq!(
+        browser.get(callback).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    // Without the slash the configured issuer differs from the discovered one: refused.
+    let resp = app
+        .browser()
+        .get(app.url("/t/sloppy/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+}
+
+#[actix_web::test]
+async fn rp_id_token_aud() {
+    let app = app_with_tenant().await;
+    app.provider.tamper_next(Tamper::WrongAudience);
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::UNAUTHORIZED);
+    app.provider.edit_next_claims(|c| {
+        c.insert(
+            "aud".into(),
+            json!([crate::provider::CLIENT_ID, "another-client"]),
+        );
+    });
+    assert_eq!(
+        status_of_sign_in(&app).await,
+        StatusCode::UNAUTHORIZED,
+        "several audiences need azp"
+    );
+    app.provider.edit_next_claims(|c| {
+        c.insert(
+            "aud".into(),
+            json!([crate::provider::CLIENT_ID, "another-client"]),
+        );
+        c.insert("azp".into(), json!("another-client"));
+    });
+    assert_eq!(
+        status_of_sign_in(&app).await,
+        StatusCode::UNAUTHORIZED,
+        "azp must be us"
+    );
+    app.provider.edit_next_claims(|c| {
+        c.insert(
+            "aud".into(),
+            json!([crate::provider::CLIENT_ID, "another-client"]),
+        );
+        c.insert("azp".into(), json!(crate::provider::CLIENT_ID));
+    });
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn rp_id_token_bad_sig_rs256() {
+    let app = app_with_tenant().await;
+    app.provider.tamper_next(Tamper::BadSignature);
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn rp_id_token_bad_sig_es256() {
+    let app = app_with_tenant().await;
+    app.provider.publish(&[KeyId::Ec256]);
+    app.provider.sign_with(KeyId::Ec256, Algorithm::ES256);
+    app.provider.set_advertised_algs(&["ES256"]);
+    app.provider.tamper_next(Tamper::BadSignature);
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status_of_sign_in(&app).await,
+        StatusCode::SEE_OTHER,
+        "an honest ES256 token passes"
+    );
+}
+
+#[actix_web::test]
+async fn ps256_and_eddsa_tokens_are_verified() {
+    let app = app_with_tenant().await;
+    app.provider
+        .set_advertised_algs(&["RS256", "PS256", "EdDSA"]);
+    app.provider.publish(&[KeyId::Rsa1, KeyId::Ed25519]);
+    app.provider.sign_with(KeyId::Rsa1, Algorithm::PS256);
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+    app.provider.sign_with(KeyId::Ed25519, Algorithm::EdDSA);
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+    app.provider.tamper_next(Tamper::BadSignature);
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn rp_id_token_sig_none() {
+    let app = app_with_tenant().await;
+    app.provider.tamper_next(Tamper::AlgNone);
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.count("profiles").await, 0);
+}
+
+#[actix_web::test]
+async fn an_hmac_token_keyed_with_the_public_key_is_refused() {
+    let app = app_with_tenant().await;
+    app.provider.hmac_with_public_key_next();
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.count("profiles").await, 0);
+}
+
+#[actix_web::test]
+async fn rp_id_token_kid_absent_single_jwks() {
+    let app = app_with_tenant().await;
+    app.provider.omit_kid_in_jwks(true);
+    app.provider.omit_kid_next();
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn rp_id_token_kid_absent_multiple_jwks() {
+    let app = app_with_tenant().await;
+    app.provider.publish(&[KeyId::Rsa1, KeyId::Rsa2]);
+    app.provider.sign_with(KeyId::Rsa2, Algorithm::RS256);
+    app.provider.omit_kid_next();
+    // Each key of the right type is tried, as Core 10.1 permits.
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+    app.provider.omit_kid_next();
+    app.provider.tamper_next(Tamper::BadSignature);
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn rp_id_token_iat() {
+    let app = app_with_tenant().await;
+    app.provider.edit_next_claims(|c| {
+        c.insert("iat".into(), json!(now() - 3600));
+    });
+    assert_eq!(
+        status_of_sign_in(&app).await,
+        StatusCode::UNAUTHORIZED,
+        "issued an hour ago"
+    );
+    app.provider.edit_next_claims(|c| {
+        c.insert("iat".into(), json!(now() + 600));
+    });
+    assert_eq!(
+        status_of_sign_in(&app).await,
+        StatusCode::UNAUTHORIZED,
+        "issued far in the future"
+    );
+    app.provider.edit_next_claims(|c| {
+        c.insert("iat".into(), json!("yesterday"));
+    });
+    assert_eq!(
+        status_of_sign_in(&app).await,
+        StatusCode::UNAUTHORIZED,
+        "iat must be a number"
+    );
+}
+
+#[actix_web::test]
+async fn a_provider_clock_a_little_ahead_is_accepted_within_the_leeway() {
+    let app = app_with_tenant().await;
+    app.provider.edit_next_claims(|c| {
+        c.insert("iat".into(), json!(now() + 30));
+        c.insert("nbf".into(), json!(now() + 30));
+    });
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+    app.provider.edit_next_claims(|c| {
+        c.insert("exp".into(), json!(now() - 30));
+    });
+    assert_eq!(
+        status_of_sign_in(&app).await,
+        StatusCode::SEE_OTHER,
+        "expired 30 s ago is within 60 s"
+    );
+    app.provider.edit_next_claims(|c| {
+        c.insert("nbf".into(), json!(now() + 600));
+    });
+    assert_eq!(
+        status_of_sign_in(&app).await,
+        StatusCode::UNAUTHORIZED,
+        "not valid for ten minutes"
+    );
+    app.provider.tamper_next(Tamper::Expired);
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn rp_nonce_invalid() {
+    let app = app_with_tenant().await;
+    app.provider.tamper_next(Tamper::WrongNonce);
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::UNAUTHORIZED);
+    app.provider.edit_next_claims(|c| {
+        c.remove("nonce");
+    });
+    assert_eq!(
+        status_of_sign_in(&app).await,
+        StatusCode::UNAUTHORIZED,
+        "missing nonce"
+    );
+}
+
+#[actix_web::test]
+async fn rp_id_token_sub() {
+    let app = app_with_tenant().await;
+    app.provider.tamper_next(Tamper::MissingSub);
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn a_wrong_at_hash_is_refused() {
+    let app = app_with_tenant().await;
+    app.provider.edit_next_claims(|c| {
+        c.insert("at_hash".into(), json!("AAAAAAAAAAAAAAAAAAAAAA"));
+    });
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn rp_userinfo_bad_sub_claim() {
+    let app = app_with_tenant().await;
+    app.provider.edit_userinfo(|c| {
+        c.insert("sub".into(), json!("somebody-else"));
+    });
+    app.provider.tamper_next(Tamper::NamesOnlyInUserinfo);
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.count("profiles").await, 0);
+}
+
+#[actix_web::test]
+async fn userinfo_returned_as_a_signed_jwt_is_handled() {
+    let app = app_with_tenant().await;
+    app.provider.userinfo_as_jwt(true);
+    app.provider.tamper_next(Tamper::NamesOnlyInUserinfo);
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+    let p = &app.profiles("acme").await[0];
+    assert_eq!(
+        (p.first_name.as_str(), p.email.as_str()),
+        ("Erin", "erin@example.com")
+    );
+}
+
+#[actix_web::test]
+async fn userinfo_never_overrides_the_verified_email_decision() {
+    let app = app_with_tenant().await;
+    let mut user = erin();
+    user.email_verified = Some(false);
+    app.provider.edit_userinfo(|c| {
+        c.insert("email_verified".into(), json!(true));
+    });
+    app.provider.edit_next_claims(|c| {
+        c.remove("given_name");
+    });
+    let resp = app.sign_in("acme", user).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.count("profiles").await, 0);
+}
+
+#[actix_web::test]
+async fn rp_token_endpoint_client_secret_basic() {
+    let app = app_with_tenant().await;
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.provider.last_auth_method().as_deref(),
+        Some("client_secret_basic")
+    );
+}
+
+#[actix_web::test]
+async fn client_secret_post_is_used_when_it_is_all_the_provider_offers() {
+    let app = app_with_tenant().await;
+    app.provider.set_auth_methods(&["client_secret_post"]);
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.provider.last_auth_method().as_deref(),
+        Some("client_secret_post")
+    );
+}
+
+#[actix_web::test]
+async fn a_token_endpoint_error_becomes_a_clear_page() {
+    let app = app_with_tenant().await;
+    app.provider.token_error_next("invalid_grant");
+    let resp = app.sign_in("acme", erin()).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains("already used or has expired") && page.contains("Start signing in again")
+    );
+}
+
+#[actix_web::test]
+async fn email_verified_as_a_string_is_read_as_the_boolean_it_means() {
+    let app = app_with_tenant().await;
+    app.provider.edit_next_claims(|c| {
+        c.insert("email_verified".into(), json!("false"));
+    });
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::FORBIDDEN);
+    app.provider.edit_next_claims(|c| {
+        c.insert("email_verified".into(), json!("true"));
+    });
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn a_wrongly_typed_claim_we_do_not_use_does_not_sink_the_token() {
+    let app = app_with_tenant().await;
+    app.provider.edit_next_claims(|c| {
+        c.insert("updated_at".into(), json!("2026-01-01T00:00:00Z"));
+        c.insert("locale".into(), json!(42));
+        c.insert("address".into(), json!("not an object"));
+    });
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn rp_key_rotation_op_sign_key() {
+    let app = app_with_tenant().await;
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+    let fetched = app.provider.jwks_requests();
+    app.provider.rotate_to(KeyId::Rsa2);
+    assert_eq!(
+        status_of_sign_in(&app).await,
+        StatusCode::SEE_OTHER,
+        "no restart needed"
+    );
+    assert_eq!(
+        app.provider.jwks_requests(),
+        fetched + 1,
+        "exactly one refetch"
+    );
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.provider.jwks_requests(),
+        fetched + 1,
+        "the new keys stay cached"
+    );
+}
+
+#[actix_web::test]
+async fn an_unknown_key_triggers_at_most_one_refetch_per_interval() {
+    let app = app_with_tenant().await;
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+    let fetched = app.provider.jwks_requests();
+    // Tokens signed with a key the provider never publishes.
+    app.provider.sign_with(KeyId::Rsa2, Algorithm::RS256);
+    for _ in 0..3 {
+        assert_eq!(status_of_sign_in(&app).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(app.provider.jwks_requests(), fetched + 1);
+}
+
+#[actix_web::test]
+async fn discovery_and_keys_are_fetched_once_for_many_sign_ins() {
+    let app = app_with_tenant().await;
+    for _ in 0..5 {
+        assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+    }
+    assert_eq!(app.provider.discovery_requests(), 1);
+    assert_eq!(app.provider.jwks_requests(), 1);
+}
+
+#[actix_web::test]
+async fn a_slow_provider_fails_within_the_timeout_with_a_503_page() {
+    let app = app_with_tenant().await;
+    app.provider.set_delay(std::time::Duration::from_secs(6));
+    let started = std::time::Instant::now();
+    let resp = app
+        .browser()
+        .get(app.url("/t/acme/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(resp.text().await.unwrap().contains("not answering"));
+}
+
+#[actix_web::test]
+async fn an_authorization_response_from_another_issuer_is_refused() {
+    let app = app_with_tenant().await;
+    app.provider.login_as(erin());
+    let browser = app.browser();
+    let authorize = app.start_login(&browser, "/t/acme/login").await;
+    let callback = app.authorize(&browser, &authorize).await;
+    let mut url = url::Url::parse(&callback).unwrap();
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    url.query_pairs_mut().clear();
+    for (k, v) in pairs {
+        let v = if k == "iss" {
+            "https://attacker.example".to_owned()
+        } else {
+            v
+        };
+        url.query_pairs_mut().append_pair(&k, &v);
+    }
+    let resp = browser.get(url.as_str()).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.provider.token_requests(),
+        0,
+        "the code is never sent to anyone"
+    );
+}
