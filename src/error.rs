@@ -9,6 +9,7 @@ use crate::oidc::OidcError;
 use crate::routes::pages;
 use crate::service::signin::Refusal;
 use crate::service::tenants::AdminError;
+use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use std::fmt;
@@ -38,11 +39,36 @@ pub enum ErrorKind {
 pub struct AppError {
     pub kind: ErrorKind,
     pub tenant: Option<String>,
+    /// A cookie that ends the sign-in flow this error ends (set on the error page).
+    pub flow_over: Option<Box<Cookie<'static>>>,
+}
+
+impl ErrorKind {
+    /// The outcome label for metrics (bounded; no user data).
+    pub fn metric_label(&self) -> String {
+        match self {
+            ErrorKind::Refused(r) => format!("refused_{}", r.code()),
+            ErrorKind::UnknownTenant => "unknown_tenant".into(),
+            ErrorKind::BadRequest(_) => "bad_request".into(),
+            ErrorKind::BadState(_) => "bad_state".into(),
+            ErrorKind::ProviderSaid(_) => "provider_error".into(),
+            ErrorKind::CodeRefused => "code_refused".into(),
+            ErrorKind::TokenRejected => "token_rejected".into(),
+            ErrorKind::ProviderUnreachable => "provider_unreachable".into(),
+            ErrorKind::ProviderMisconfigured => "provider_misconfigured".into(),
+            ErrorKind::DatabaseUnavailable => "database_unavailable".into(),
+            ErrorKind::Internal => "internal_error".into(),
+        }
+    }
 }
 
 impl AppError {
     pub fn new(kind: ErrorKind) -> Self {
-        AppError { kind, tenant: None }
+        AppError {
+            kind,
+            tenant: None,
+            flow_over: None,
+        }
     }
     pub fn for_tenant(mut self, slug: &str) -> Self {
         self.tenant = Some(slug.to_owned());
@@ -191,6 +217,10 @@ impl ResponseError for AppError {
             .as_deref()
             .filter(|_| !matches!(self.kind, ErrorKind::UnknownTenant))
             .map(|slug| format!("/t/{slug}/login"));
-        pages::error_page(status, title, &text, retry.as_deref())
+        let mut response = pages::error_page(status, title, &text, retry.as_deref());
+        if let Some(cookie) = &self.flow_over {
+            response.add_cookie(cookie).ok();
+        }
+        response
     }
 }

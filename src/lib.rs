@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod oidc;
 pub mod routes;
 pub mod service;

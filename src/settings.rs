@@ -59,10 +59,20 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub session: SessionSettings,
     pub oidc: OidcSettings,
+    pub metrics: MetricsSettings,
     pub demo: DemoSettings,
     pub log: LogSettings,
     #[serde(default)]
     pub secrets: SecretSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    pub host: String,
+    /// 0: on the main port.
+    pub port: u16,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -72,6 +82,7 @@ pub struct HttpSettings {
     pub port: u16,
     pub public_url: String,
     pub workers: usize,
+    pub drain_secs: u64,
     pub shutdown_grace_secs: u64,
 }
 
@@ -224,11 +235,19 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
-        let url = url::Url::parse(&self.http.public_url)
-            .map_err(|e| SettingsError::Invalid(format!("http.public_url is not a URL ({e})")))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        if !self.http.public_url.is_empty() {
+            let url = url::Url::parse(&self.http.public_url).map_err(|e| {
+                SettingsError::Invalid(format!("http.public_url is not a URL ({e})"))
+            })?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(SettingsError::Invalid(
+                    "http.public_url must be an http(s) URL with a host".into(),
+                ));
+            }
+        }
+        if self.is_production() && self.http.public_url.is_empty() {
             return Err(SettingsError::Invalid(
-                "http.public_url must be an http(s) URL with a host".into(),
+                "http.public_url must be set in production (JIT_SSO__HTTP__PUBLIC_URL)".into(),
             ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {

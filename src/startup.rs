@@ -26,8 +26,26 @@ pub struct Application {
     port: u16,
     public_url: String,
     server: Server,
+    metrics_server: Option<Server>,
     shutting_down: Arc<AtomicBool>,
+    drain: Duration,
     grace: Duration,
+}
+
+/// `GET /metrics`: Prometheus text; pool gauges are read at scrape time.
+async fn metrics_endpoint(state: web::Data<AppState>) -> actix_web::HttpResponse {
+    let m = crate::metrics::get();
+    let (connections, idle) = state.db.pool_state();
+    m.pool_connections
+        .with_label_values(&["in_use"])
+        .set(i64::from(connections.saturating_sub(idle)));
+    m.pool_connections
+        .with_label_values(&["idle"])
+        .set(i64::from(idle));
+    m.pool_max.set(i64::from(state.db.max_size()));
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(crate::metrics::render())
 }
 
 /// The keys the service needs, from settings.
@@ -93,8 +111,12 @@ impl Application {
         let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
             .with_context(|| format!("binding {}:{}", settings.http.host, settings.http.port))?;
         let port = listener.local_addr()?.port();
-        let public_url = if settings.http.port == 0 {
-            format!("http://127.0.0.1:{port}")
+        let public_url = if settings.http.public_url.is_empty() {
+            let host = match settings.http.host.as_str() {
+                "0.0.0.0" | "::" => "127.0.0.1",
+                h => h,
+            };
+            format!("http://{host}:{port}")
         } else {
             settings.http.public_url.trim_end_matches('/').to_owned()
         };
@@ -138,12 +160,40 @@ impl Application {
             shutting_down: shutting_down.clone(),
         });
         let demo_enabled = state.demo.is_some();
+        let metrics_here = settings.metrics.enabled && settings.metrics.port == 0;
+        let metrics_server = if settings.metrics.enabled && settings.metrics.port != 0 {
+            let listener =
+                TcpListener::bind((settings.metrics.host.as_str(), settings.metrics.port))
+                    .with_context(|| {
+                        format!(
+                            "binding metrics {}:{}",
+                            settings.metrics.host, settings.metrics.port
+                        )
+                    })?;
+            let state = state.clone();
+            Some(
+                HttpServer::new(move || {
+                    App::new()
+                        .app_data(state.clone())
+                        .route("/metrics", web::get().to(metrics_endpoint))
+                })
+                .workers(1)
+                .disable_signals()
+                .listen(listener)?
+                .run(),
+            )
+        } else {
+            None
+        };
         let log_probes = settings.log.probes;
         let mut server = HttpServer::new(move || {
             let mut logger = Logger::new("%{method}xi %U %s %Dms request_id=%{x-request-id}o")
                 .custom_request_replace("method", |req| req.method().to_string());
             if !log_probes {
-                logger = logger.exclude("/healthz").exclude("/readyz");
+                logger = logger
+                    .exclude("/healthz")
+                    .exclude("/readyz")
+                    .exclude("/metrics");
             }
             App::new()
                 .app_data(state.clone())
@@ -158,6 +208,11 @@ impl Application {
                 .wrap(from_fn(request_id_middleware))
                 .wrap(logger)
                 .configure(|cfg| configure(cfg, demo_enabled))
+                .configure(|cfg| {
+                    if metrics_here {
+                        cfg.route("/metrics", web::get().to(metrics_endpoint));
+                    }
+                })
                 .default_service(web::to(not_found))
         })
         .disable_signals()
@@ -170,7 +225,9 @@ impl Application {
             port,
             public_url,
             server,
+            metrics_server,
             shutting_down,
+            drain: Duration::from_secs(settings.http.drain_secs),
             grace: Duration::from_secs(settings.http.shutdown_grace_secs),
         })
     }
@@ -187,21 +244,31 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGTERM or SIGINT, then: readiness turns 503, new connections stop,
-    /// in-flight requests get the grace period to finish.
+    /// Serves until SIGTERM or SIGINT, then: readiness turns 503 at once, requests are
+    /// still served for `http.drain_secs`, then new connections stop and in-flight requests
+    /// get `http.shutdown_grace_secs` to finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let metrics_handle = self.metrics_server.as_ref().map(Server::handle);
         let flag = self.shutting_down.clone();
-        let grace = self.grace;
+        let (drain, grace) = (self.drain, self.grace);
         tokio::spawn(async move {
             wait_for_signal().await;
             log::info!(
-                "shutdown requested: draining for up to {}s",
+                "shutdown requested: not ready now, draining {}s, then up to {}s for requests in flight",
+                drain.as_secs(),
                 grace.as_secs()
             );
             flag.store(true, Ordering::SeqCst);
+            tokio::time::sleep(drain).await;
             handle.stop(true).await;
+            if let Some(m) = metrics_handle {
+                m.stop(true).await;
+            }
         });
+        if let Some(metrics) = self.metrics_server {
+            tokio::spawn(metrics);
+        }
         self.server.await
     }
 }

@@ -203,6 +203,10 @@ impl Db {
         .await
     }
 
+    pub fn max_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
     pub fn pool_state(&self) -> (u32, u32) {
         let s = self.pool.state();
         (s.connections, s.idle_connections)

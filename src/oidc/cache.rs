@@ -56,7 +56,7 @@ impl ProviderCache {
     }
 
     /// The provider, from the cache when fresh.
-    pub async fn provider(&self, issuer: &str) -> Result<Arc<Provider>, OidcError> {
+    pub async fn provider(&self, issuer: &str, tenant: &str) -> Result<Arc<Provider>, OidcError> {
         {
             let entries = self.entries.read().expect("cache lock");
             if let Some(e) = entries
@@ -66,7 +66,7 @@ impl ProviderCache {
                 return Ok(e.provider.clone());
             }
         }
-        self.fetch(issuer, None).await
+        self.fetch(issuer, None, tenant).await
     }
 
     /// Refetches after an unknown key, unless `seen` was fetched very recently (then the
@@ -75,8 +75,9 @@ impl ProviderCache {
         &self,
         issuer: &str,
         seen: &Provider,
+        tenant: &str,
     ) -> Result<Arc<Provider>, OidcError> {
-        self.fetch(issuer, Some(seen.fetched_at)).await
+        self.fetch(issuer, Some(seen.fetched_at), tenant).await
     }
 
     /// Drops a cached provider (after its tenant's settings changed).
@@ -88,6 +89,7 @@ impl ProviderCache {
         &self,
         issuer: &str,
         forced_after: Option<Instant>,
+        tenant: &str,
     ) -> Result<Arc<Provider>, OidcError> {
         let lock = {
             let mut locks = self.fetch_locks.lock().expect("cache lock");
@@ -114,8 +116,12 @@ impl ProviderCache {
         }
         if forced_after.is_some() {
             forced_at = Some(Instant::now());
+            crate::metrics::get()
+                .key_refetches
+                .with_label_values(&[tenant])
+                .inc();
         }
-        match self.discover(issuer).await {
+        match self.discover(issuer, tenant).await {
             Ok(provider) => {
                 let provider = Arc::new(provider);
                 self.entries.write().expect("cache lock").insert(
@@ -147,14 +153,14 @@ impl ProviderCache {
         }
     }
 
-    async fn discover(&self, issuer: &str) -> Result<Provider, OidcError> {
+    async fn discover(&self, issuer: &str, tenant: &str) -> Result<Provider, OidcError> {
         validate_issuer(issuer).map_err(OidcError::Misconfigured)?;
         // Discovery 1.0, section 4: the issuer without a trailing slash, then the path.
         let url = format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
         );
-        let doc = self.http.get_json(&url, "discovery").await?;
+        let doc = self.http.get_json(&url, "discovery", tenant).await?;
         let text = |key: &str| doc.get(key).and_then(Value::as_str).map(str::to_owned);
         let endpoint = |key: &str| -> Result<String, OidcError> {
             let value = text(key).ok_or_else(|| {
@@ -171,7 +177,7 @@ impl ProviderCache {
             )));
         }
         let jwks_uri = endpoint("jwks_uri")?;
-        let jwks = self.http.get_json(&jwks_uri, "keys").await?;
+        let jwks = self.http.get_json(&jwks_uri, "keys", tenant).await?;
         let keys = KeySet::from_jwks(&jwks).map_err(OidcError::Misconfigured)?;
         if keys.is_empty() {
             return Err(OidcError::Misconfigured(format!(

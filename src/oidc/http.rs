@@ -38,8 +38,33 @@ impl Http {
         &self.client
     }
 
-    /// Sends a request; `what` names the endpoint in errors (never a URL with secrets).
-    pub async fn send(&self, request: RequestBuilder, what: &str) -> Result<Reply, OidcError> {
+    /// Sends a request; `what` names the endpoint in errors and metrics (never a URL with
+    /// secrets); `tenant` labels the metrics.
+    pub async fn send(
+        &self,
+        request: RequestBuilder,
+        what: &str,
+        tenant: &str,
+    ) -> Result<Reply, OidcError> {
+        let started = std::time::Instant::now();
+        let result = self.send_inner(request, what).await;
+        let m = crate::metrics::get();
+        m.provider_seconds
+            .with_label_values(&[tenant, what])
+            .observe(started.elapsed().as_secs_f64());
+        let outcome = match &result {
+            Ok(r) if r.status.is_success() => "ok",
+            Ok(_) => "refused",
+            Err(OidcError::Unreachable(_)) => "unreachable",
+            Err(_) => "invalid",
+        };
+        m.provider_requests
+            .with_label_values(&[tenant, what, outcome])
+            .inc();
+        result
+    }
+
+    async fn send_inner(&self, request: RequestBuilder, what: &str) -> Result<Reply, OidcError> {
         let mut response = request.send().await.map_err(|e| {
             let why = if e.is_timeout() {
                 "timed out"
@@ -87,11 +112,12 @@ impl Http {
     }
 
     /// GETs a JSON object (discovery, keys).
-    pub async fn get_json(&self, url: &str, what: &str) -> Result<Value, OidcError> {
+    pub async fn get_json(&self, url: &str, what: &str, tenant: &str) -> Result<Value, OidcError> {
         let reply = self
             .send(
                 self.client.get(url).header(ACCEPT, "application/json"),
                 what,
+                tenant,
             )
             .await?;
         if !reply.status.is_success() {

@@ -51,6 +51,8 @@ pub enum OidcError {
 /// One tenant's client registration at its provider.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
+    /// The tenant's slug: labels metrics and logs.
+    pub tenant: String,
     pub issuer: String,
     pub client_id: String,
     pub client_secret: Secret,
@@ -98,7 +100,7 @@ impl ProviderCache {
         cfg: &ClientConfig,
         login_hint: Option<&str>,
     ) -> Result<AuthRequest, OidcError> {
-        let provider = self.provider(&cfg.issuer).await?;
+        let provider = self.provider(&cfg.issuer, &cfg.tenant).await?;
         let bad = |e: &dyn std::fmt::Display| OidcError::Misconfigured(e.to_string());
         let client = CoreClient::new(
             ClientId::new(cfg.client_id.clone()),
@@ -140,7 +142,7 @@ impl ProviderCache {
         nonce: &str,
         wanted: &[&str],
     ) -> Result<VerifiedIdentity, OidcError> {
-        let mut provider = self.provider(&cfg.issuer).await?;
+        let mut provider = self.provider(&cfg.issuer, &cfg.tenant).await?;
         let tokens = self.exchange(&provider, cfg, code, pkce_verifier).await?;
         let id_token = tokens
             .get("id_token")
@@ -159,7 +161,9 @@ impl ProviderCache {
                 Ok(claims) => break claims,
                 Err(Rejection::UnknownKey) => {
                     // The provider may have rotated its keys: refetch (rate-limited), retry.
-                    let fresh = self.refresh_keys(&cfg.issuer, &provider).await?;
+                    let fresh = self
+                        .refresh_keys(&cfg.issuer, &provider, &cfg.tenant)
+                        .await?;
                     if Arc::ptr_eq(&fresh, &provider) {
                         return Err(OidcError::TokenRejected(
                             "signed with a key the provider does not publish".into(),
@@ -232,7 +236,10 @@ impl ProviderCache {
             ));
             request = request.header(AUTHORIZATION, format!("Basic {basic}"));
         }
-        let reply = self.http.send(request.form(&form), "token").await?;
+        let reply = self
+            .http
+            .send(request.form(&form), "token", &cfg.tenant)
+            .await?;
         let body: Option<Map<String, Value>> = serde_json::from_slice(&reply.body).ok();
         if !reply.status.is_success() {
             let error = body
@@ -265,7 +272,7 @@ impl ProviderCache {
             .get(endpoint)
             .bearer_auth(access_token)
             .header(ACCEPT, "application/json, application/jwt");
-        let reply = self.http.send(request, "userinfo").await?;
+        let reply = self.http.send(request, "userinfo", &cfg.tenant).await?;
         if !reply.status.is_success() {
             return Err(OidcError::TokenRejected(format!(
                 "userinfo answered HTTP {}",

@@ -11,7 +11,7 @@ use crate::service::tenants;
 use crate::settings::Secret;
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header;
-use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -184,25 +184,50 @@ pub async fn callback(
     path: web::Path<String>,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let started = std::time::Instant::now();
     let slug = path.into_inner();
-    let fail = |kind: ErrorKind| AppError::new(kind).for_tenant(&slug);
     let tenant = load_tenant(&app, &slug).await?;
-    let state = query.state.as_deref().ok_or_else(|| {
-        fail(ErrorKind::BadState(
+    let (response, outcome) = match callback_for(&app, &req, &tenant, &query).await {
+        Ok((response, decision)) => (response, decision.to_owned()),
+        Err(e) => {
+            let outcome = e.kind.metric_label();
+            (e.for_tenant(&slug).error_response(), outcome)
+        }
+    };
+    let m = crate::metrics::get();
+    m.signins.with_label_values(&[&slug, &outcome]).inc();
+    m.callback_seconds
+        .with_label_values(&[&slug])
+        .observe(started.elapsed().as_secs_f64());
+    Ok(response)
+}
+
+/// Checks the flow state, then finishes the flow; the flow cookie goes whatever happens.
+async fn callback_for(
+    app: &AppState,
+    req: &HttpRequest,
+    tenant: &TenantRow,
+    query: &CallbackQuery,
+) -> Result<(HttpResponse, &'static str), AppError> {
+    let state = query
+        .state
+        .as_deref()
+        .ok_or(AppError::new(ErrorKind::BadState(
             "The sign-in response carried no state, so we cannot tell which sign-in it belongs to.",
-        ))
-    })?;
-    let flow = FlowState::from_request(&app, &req, &slug, state)
-        .map_err(|why| fail(ErrorKind::BadState(why)))?;
-    // Whatever happens next, this flow is over: its cookie goes.
-    let removal = flow::removal(&app, &slug, state);
-    let result = finish_flow(&app, &req, &tenant, flow, &query).await;
-    let mut response = match result {
-        Ok(resp) => resp,
-        Err(e) => actix_web::ResponseError::error_response(&e.for_tenant(&slug)),
+        )))?;
+    let flow = FlowState::from_request(app, req, &tenant.slug, state)
+        .map_err(|why| AppError::new(ErrorKind::BadState(why)))?;
+    let removal = flow::removal(app, &tenant.slug, state);
+    let mut result = finish_flow(app, req, tenant, flow, query).await;
+    let response = match &mut result {
+        Ok((response, _)) => response,
+        Err(e) => {
+            e.flow_over = Some(Box::new(removal));
+            return result;
+        }
     };
     response.add_cookie(&removal).ok();
-    Ok(response)
+    result
 }
 
 async fn finish_flow(
@@ -211,7 +236,7 @@ async fn finish_flow(
     tenant: &TenantRow,
     flow: FlowState,
     query: &CallbackQuery,
-) -> Result<HttpResponse, AppError> {
+) -> Result<(HttpResponse, &'static str), AppError> {
     if let Some(error) = &query.error {
         let code: String = error
             .chars()
@@ -265,11 +290,12 @@ async fn finish_flow(
                 .return_to
                 .or_else(|| tenant.app_url.clone())
                 .unwrap_or_else(|| "/".to_owned());
-            Ok(HttpResponse::SeeOther()
+            let response = HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, target))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .cookie(session_cookie(app, token))
-                .finish())
+                .finish();
+            Ok((response, decision.code()))
         }
     }
 }
@@ -299,6 +325,7 @@ fn client_config(app: &AppState, tenant: &TenantRow) -> Result<ClientConfig, App
         AppError::new(ErrorKind::ProviderMisconfigured).for_tenant(&tenant.slug)
     })?;
     Ok(ClientConfig {
+        tenant: tenant.slug.clone(),
         issuer: tenant.issuer.clone(),
         client_id: tenant.client_id.clone(),
         client_secret: Secret::new(secret),

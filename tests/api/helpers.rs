@@ -87,6 +87,7 @@ enum DbGuard {
 
 pub struct TestApp {
     pub address: String,
+    pub database_url: String,
     pub provider: TestProvider,
     pub db: Db,
     pub keys: Keys,
@@ -143,6 +144,7 @@ impl TestApp {
         let db = Db::connect(&settings.database.url, 4, Duration::from_secs(5)).expect("test pool");
         Some(TestApp {
             address,
+            database_url: settings.database.url.clone(),
             provider,
             db,
             keys,

@@ -10,5 +10,7 @@ mod identity;
 mod initiate;
 mod interop;
 mod oidc_checks;
+mod operations;
+mod process;
 mod refusals;
 mod signin;
