@@ -65,11 +65,20 @@ async fn redirect(step: &'static str, resp: Response, expected: u16) -> Result<U
     let body = resp.bytes().await.unwrap_or_default();
     if status != expected {
         let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
-        return Err(fail(step, Some(status), text.split_whitespace().collect::<Vec<_>>().join(" ")));
+        return Err(fail(
+            step,
+            Some(status),
+            text.split_whitespace().collect::<Vec<_>>().join(" "),
+        ));
     }
     let location = location.ok_or_else(|| fail(step, Some(status), "no Location header"))?;
-    base.join(&location)
-        .map_err(|e| fail(step, Some(status), format!("bad Location {location:?}: {e}")))
+    base.join(&location).map_err(|e| {
+        fail(
+            step,
+            Some(status),
+            format!("bad Location {location:?}: {e}"),
+        )
+    })
 }
 
 /// One complete sign-in of `login_hint`: login -> provider authorize -> callback, which
@@ -81,10 +90,18 @@ pub async fn sign_in(client: &Client, service: &str, login_hint: &str) -> Result
     let login = format!("{service}/t/{TENANT}/login?login_hint={hint}");
     let resp = client.get(&login).send().await.map_err(send("login"))?;
     let authorize = redirect("login", resp, 302).await?;
-    let resp = client.get(authorize).send().await.map_err(send("authorize"))?;
+    let resp = client
+        .get(authorize)
+        .send()
+        .await
+        .map_err(send("authorize"))?;
     let callback = redirect("authorize", resp, 302).await?;
     let callback_start = Instant::now();
-    let resp = client.get(callback).send().await.map_err(send("callback"))?;
+    let resp = client
+        .get(callback)
+        .send()
+        .await
+        .map_err(send("callback"))?;
     let has_session = resp
         .cookies()
         .any(|c| c.name() == SESSION_COOKIE && !c.value().is_empty());
@@ -100,7 +117,11 @@ pub async fn sign_in(client: &Client, service: &str, login_hint: &str) -> Result
 }
 
 /// Whether the browser's session is the person it last signed in as (`GET /session`).
-pub async fn check_session(client: &Client, service: &str, login_hint: &str) -> Result<(), Failure> {
+pub async fn check_session(
+    client: &Client,
+    service: &str,
+    login_hint: &str,
+) -> Result<(), Failure> {
     let resp = client
         .get(format!("{service}/session"))
         .send()
@@ -110,7 +131,11 @@ pub async fn check_session(client: &Client, service: &str, login_hint: &str) -> 
     let body: serde_json::Value = resp.json().await.unwrap_or_default();
     let email = body.get("email").and_then(|e| e.as_str()).unwrap_or("");
     if status != 200 || !email.eq_ignore_ascii_case(login_hint) {
-        return Err(fail("session", Some(status), format!("expected {login_hint}, got {body}")));
+        return Err(fail(
+            "session",
+            Some(status),
+            format!("expected {login_hint}, got {body}"),
+        ));
     }
     Ok(())
 }
@@ -141,7 +166,12 @@ pub async fn run_phase(
     let start = Instant::now();
     let mut tasks = Vec::new();
     for (i, client) in browsers.iter().enumerate() {
-        let (client, next, hint, service) = (client.clone(), next.clone(), hint.clone(), service.to_owned());
+        let (client, next, hint, service) = (
+            client.clone(),
+            next.clone(),
+            hint.clone(),
+            service.to_owned(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut r = PhaseResult::default();
             loop {

@@ -114,7 +114,11 @@ fn read_body(r: &mut impl Read, len: i32) -> io::Result<Vec<u8>> {
 /// A NUL-terminated string at the start of `b`, and the rest.
 fn cstr(b: &[u8]) -> (String, &[u8]) {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    let rest = if end < b.len() { &b[end + 1..] } else { &[][..] };
+    let rest = if end < b.len() {
+        &b[end + 1..]
+    } else {
+        &[][..]
+    };
     (String::from_utf8_lossy(&b[..end]).into_owned(), rest)
 }
 
@@ -201,12 +205,18 @@ fn forward(client: TcpStream, server: &mut TcpStream, counts: &Mutex<Counts>) ->
             b'B' => {
                 let (portal, rest) = cstr(&body);
                 let (statement, _) = cstr(rest);
-                let sql = prepared.get(&statement).cloned().unwrap_or_else(|| "?".into());
+                let sql = prepared
+                    .get(&statement)
+                    .cloned()
+                    .unwrap_or_else(|| "?".into());
                 portals.insert(portal, sql);
             }
             b'E' => {
                 let (portal, _) = cstr(&body);
-                let sql = portals.get(&portal).map(|s| normalize(s)).unwrap_or_else(|| "?".into());
+                let sql = portals
+                    .get(&portal)
+                    .map(|s| normalize(s))
+                    .unwrap_or_else(|| "?".into());
                 *counts.lock().unwrap().statements.entry(sql).or_default() += 1;
             }
             b'S' => counts.lock().unwrap().round_trips += 1,

@@ -92,7 +92,12 @@ fn jwk(key: &EncodingKey, alg: Algorithm, kid: &str) -> Jwk {
 impl Provider {
     /// Starts the provider on 127.0.0.1 (a free port) with `workers` server threads. It
     /// accepts only `redirect_uri` and the client `bench` with `client_secret`.
-    pub fn start(alg: Algorithm, redirect_uri: &str, client_secret: &str, workers: usize) -> Provider {
+    pub fn start(
+        alg: Algorithm,
+        redirect_uri: &str,
+        client_secret: &str,
+        workers: usize,
+    ) -> Provider {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the benchmark provider");
         let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let rsa = EncodingKey::from_rsa_pem(RSA_PEM).expect("benches/fixtures RSA key");
@@ -138,7 +143,10 @@ impl Provider {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .route("/.well-known/openid-configuration", web::get().to(discovery))
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(discovery),
+                )
                 .route("/jwks", web::get().to(jwks_doc))
                 .route("/authorize", web::get().to(authorize))
                 .route("/token", web::post().to(token))
@@ -207,21 +215,39 @@ async fn authorize(op: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
         }
     }
     let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    for k in ["client_id", "redirect_uri", "response_type", "scope", "state", "nonce",
-        "code_challenge", "code_challenge_method", "login_hint"]
-    {
+    for k in [
+        "client_id",
+        "redirect_uri",
+        "response_type",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "login_hint",
+    ] {
         if get(k).is_none() {
             return refuse(&op, 400, "invalid_request", &format!("missing {k}"));
         }
     }
     if get("client_id") != Some(CLIENT_ID) || get("redirect_uri") != Some(&op.redirect_uri) {
-        return refuse(&op, 400, "invalid_request", "unknown client or redirect_uri");
+        return refuse(
+            &op,
+            400,
+            "invalid_request",
+            "unknown client or redirect_uri",
+        );
     }
     if get("response_type") != Some("code")
         || get("code_challenge_method") != Some("S256")
         || !p["scope"].split(' ').any(|s| s == "openid")
     {
-        return refuse(&op, 400, "invalid_request", "code flow with PKCE S256 and scope openid only");
+        return refuse(
+            &op,
+            400,
+            "invalid_request",
+            "code flow with PKCE S256 and scope openid only",
+        );
     }
     let code = random_token();
     let location = format!(
@@ -268,20 +294,35 @@ async fn token(op: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> Htt
         .and_then(|v| v.strip_prefix("Basic "))
         .and_then(|c| STANDARD.decode(c.trim()).ok());
     if basic.as_deref() != Some(op.credentials.as_bytes()) {
-        return refuse(&op, 401, "invalid_client", "client_secret_basic with the bench client");
+        return refuse(
+            &op,
+            401,
+            "invalid_client",
+            "client_secret_basic with the bench client",
+        );
     }
     let mut p: HashMap<String, String> = HashMap::with_capacity(4);
     for (k, v) in form_urlencoded::parse(&body) {
         p.insert(k.into_owned(), v.into_owned());
     }
     if p.get("grant_type").map(String::as_str) != Some("authorization_code") {
-        return refuse(&op, 400, "unsupported_grant_type", "authorization_code only");
+        return refuse(
+            &op,
+            400,
+            "unsupported_grant_type",
+            "authorization_code only",
+        );
     }
     if p.get("redirect_uri") != Some(&op.redirect_uri) {
         return refuse(&op, 400, "invalid_grant", "redirect_uri differs");
     }
     let (Some(code), Some(verifier)) = (p.get("code"), p.get("code_verifier")) else {
-        return refuse(&op, 400, "invalid_request", "code and code_verifier are required");
+        return refuse(
+            &op,
+            400,
+            "invalid_request",
+            "code and code_verifier are required",
+        );
     };
     // Any presentation consumes the code.
     let Some(grant) = op.codes.lock().unwrap().remove(code) else {

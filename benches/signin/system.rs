@@ -145,10 +145,16 @@ impl Service {
                 }
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                return Err(format!("the service exited at start ({status}); see {}", self.log.display()));
+                return Err(format!(
+                    "the service exited at start ({status}); see {}",
+                    self.log.display()
+                ));
             }
             if self.started.elapsed() > limit {
-                return Err(format!("the service was not ready within {limit:?}; see {}", self.log.display()));
+                return Err(format!(
+                    "the service was not ready within {limit:?}; see {}",
+                    self.log.display()
+                ));
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -288,7 +294,8 @@ fn admin(server: &str) -> Result<PgConnection, String> {
 
 fn drop_database(server: &str, name: &str) {
     if let Ok(mut c) = admin(server) {
-        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut c);
     }
 }
 
@@ -330,6 +337,9 @@ impl PgDatabase {
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         drop_database(&self.server, &self.name);
-        LIVE_DATABASES.lock().unwrap().retain(|(_, n)| n != &self.name);
+        LIVE_DATABASES
+            .lock()
+            .unwrap()
+            .retain(|(_, n)| n != &self.name);
     }
 }
