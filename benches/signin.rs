@@ -212,7 +212,13 @@ async fn run_all(args: Args) -> ExitCode {
         }
     });
     let smoke = args.smoke;
-    let or = |v: &Vec<_>, d| if v.is_empty() { vec![d] } else { v.clone() };
+    fn or<T: Clone>(v: &[T], d: T) -> Vec<T> {
+        if v.is_empty() {
+            vec![d]
+        } else {
+            v.to_vec()
+        }
+    }
     let scenarios = or(
         &args.scenario,
         if smoke {
@@ -540,10 +546,16 @@ async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
         }
         _ => None,
     };
-    let idp_counts = idp.counters();
-    let provider_refused = idp_counts
-        .refused
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let provider_requests = {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = idp.counters();
+        json!({
+            "authorize": c.authorize.load(Relaxed), "token": c.token.load(Relaxed),
+            "discovery": c.discovery.load(Relaxed), "jwks": c.jwks.load(Relaxed),
+            "refused": c.refused.load(Relaxed),
+        })
+    };
+    let provider_refused = provider_requests["refused"].as_u64().unwrap_or(0);
     let open_codes = idp.open_codes();
     idp.stop().await;
 
@@ -631,12 +643,7 @@ async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
             "provider_threads_cpu_secs_per_1000": per_1000(Some(idp_cpu)),
             "postgres_backends_cpu_secs_per_1000": per_1000(pg_cpu),
             "other_processes_cpu_secs": round(others.max(0.0), 2),
-            "provider_requests": {
-                "authorize": idp_counts.authorize.load(std::sync::atomic::Ordering::Relaxed),
-                "token": idp_counts.token.load(std::sync::atomic::Ordering::Relaxed),
-                "discovery": idp_counts.discovery.load(std::sync::atomic::Ordering::Relaxed),
-                "jwks": idp_counts.jwks.load(std::sync::atomic::Ordering::Relaxed),
-            },
+            "provider_requests": provider_requests,
         },
         "method": {
             "signins_per_sec": "successful measured sign-ins / wall time of the measured phase (after the warm-up)",

@@ -145,7 +145,7 @@ impl Provider {
                 .app_data(data.clone())
                 .route(
                     "/.well-known/openid-configuration",
-                    web::get().to(discovery),
+                    web::get().to(discovery_doc),
                 )
                 .route("/jwks", web::get().to(jwks_doc))
                 .route("/authorize", web::get().to(authorize))
@@ -179,7 +179,7 @@ impl Provider {
     }
 }
 
-async fn discovery(op: web::Data<Shared>) -> HttpResponse {
+async fn discovery_doc(op: web::Data<Shared>) -> HttpResponse {
     op.counters.discovery.fetch_add(1, Ordering::Relaxed);
     HttpResponse::Ok()
         .content_type("application/json")

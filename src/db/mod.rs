@@ -139,6 +139,8 @@ impl ManageConnection for Manager {
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    /// Callers waiting for a pooled connection right now.
+    waiting: std::sync::Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl Db {
@@ -156,7 +158,11 @@ impl Db {
             .connection_timeout(timeout)
             .error_handler(Box::new(QuietErrors))
             .build_unchecked(Manager(target));
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            waiting: Default::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -171,10 +177,13 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let waiting = self.waiting.clone();
         actix_web::web::block(move || {
-            let mut conn = pool
-                .get()
-                .map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
+            use std::sync::atomic::Ordering::Relaxed;
+            waiting.fetch_add(1, Relaxed);
+            let got = pool.get();
+            waiting.fetch_sub(1, Relaxed);
+            let mut conn = got.map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
             f(&mut conn)
         })
         .await
@@ -201,6 +210,10 @@ impl Db {
             }
         })
         .await
+    }
+
+    pub fn waiting(&self) -> u32 {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn max_size(&self) -> u32 {
