@@ -95,6 +95,38 @@ async fn database(settings: &Settings) -> anyhow::Result<Db> {
     open_database(settings).await
 }
 
+/// What `serve` would refuse, without starting anything.
+pub fn check_config(settings: &Settings) -> anyhow::Result<()> {
+    Keys::from_settings(settings)?;
+    Db::connect(
+        &settings.database.url,
+        settings.database.pool_size,
+        Duration::from_secs(settings.database.connect_timeout_secs),
+    )?;
+    let database = if settings.database.url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "settings of environment {:?} are valid",
+        settings.environment
+    );
+    println!(
+        "  listen {}:{}, public URL {}",
+        settings.http.host, settings.http.port, settings.http.public_url
+    );
+    println!(
+        "  database: {database}, pool {}, migrate on start: {}",
+        settings.database.pool_size, settings.database.migrate_on_start
+    );
+    println!(
+        "  demo identity provider: {}",
+        if settings.demo.enabled { "ON" } else { "off" }
+    );
+    Ok(())
+}
+
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let db = Db::connect(
         &settings.database.url,

@@ -25,6 +25,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Check the settings and secrets as `serve` would, print a summary (no secrets), exit.
+    CheckConfig,
     /// Serve with the built-in development identity provider and a demo tenant.
     Demo,
     /// Register and manage tenants.
@@ -83,6 +85,7 @@ async fn main() -> ExitCode {
             serve(settings).await
         }
         Command::Migrate => cli::migrate(&settings).await,
+        Command::CheckConfig => cli::check_config(&settings),
         Command::Tenant(cmd) => cli::tenant(&settings, cmd).await,
         Command::Users { slug, json } => cli::users(&settings, &slug, json).await,
         Command::Audit { slug, limit, json } => cli::audit(&settings, &slug, limit, json).await,

@@ -35,6 +35,8 @@ pub enum DbError {
     Query(DieselError),
     #[error("migrations failed: {0}")]
     Migration(String),
+    #[error("database migrations are pending (run `jit-sso migrate`)")]
+    MigrationsPending,
     #[error("unsupported database URL: {0}")]
     BadUrl(String),
 }
@@ -138,6 +140,7 @@ impl ManageConnection for Manager {
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<Manager>,
+    probe: r2d2::Pool<Manager>,
     backend: Backend,
     /// Callers waiting for a pooled connection right now.
     waiting: std::sync::Arc<std::sync::atomic::AtomicU32>,
@@ -157,9 +160,18 @@ impl Db {
             .min_idle(Some(0))
             .connection_timeout(timeout)
             .error_handler(Box::new(QuietErrors))
+            .build_unchecked(Manager(target.clone()));
+        // Readiness has its own connection: a pool busy with sign-ins must not make a busy
+        // replica look dead.
+        let probe = r2d2::Pool::builder()
+            .max_size(1)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(1))
+            .error_handler(Box::new(QuietErrors))
             .build_unchecked(Manager(target));
         Ok(Db {
             pool,
+            probe,
             backend,
             waiting: Default::default(),
         })
@@ -195,21 +207,26 @@ impl Db {
         self.run(run_migrations).await
     }
 
-    /// Ready means: a connection answers and no migration is pending.
+    /// Ready means: a connection (of the probe's own) answers and no migration is pending.
     pub async fn check_ready(&self) -> Result<(), DbError> {
-        self.run(|conn| {
-            let pending = match conn {
+        let probe = self.probe.clone();
+        actix_web::web::block(move || {
+            let mut conn = probe
+                .get()
+                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            let pending = match &mut *conn {
                 AnyConnection::Postgresql(c) => c.has_pending_migration(PG_MIGRATIONS),
                 AnyConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
             }
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
             if pending {
-                Err(DbError::Migration("migrations are pending".into()))
+                Err(DbError::MigrationsPending)
             } else {
                 Ok(())
             }
         })
         .await
+        .map_err(|_| DbError::Unavailable("blocking pool closed".into()))?
     }
 
     pub fn waiting(&self) -> u32 {

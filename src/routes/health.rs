@@ -20,9 +20,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
     match tokio::time::timeout(Duration::from_secs(1), state.db.check_ready()).await {
         Ok(Ok(())) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
+        Ok(Err(crate::db::DbError::MigrationsPending)) => {
+            log::debug!("not ready: migrations pending");
+            not_ready("database migrations are pending")
+        }
         Ok(Err(e)) => {
-            log::warn!("not ready: {e}");
-            not_ready("database unavailable or migrations pending")
+            log::debug!("not ready: {e}");
+            not_ready("database unavailable")
         }
         Err(_) => not_ready("database did not answer within 1s"),
     }
