@@ -333,3 +333,154 @@ pub async fn audit(settings: &Settings, slug: &str, limit: i64, json: bool) -> a
     }
     Ok(())
 }
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a staff token for the admin API; it is printed once and stored only as a hash.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// Revoke every active token with this id or name.
+    Revoke { who: String },
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn token(settings: &Settings, cmd: TokenCommand) -> anyhow::Result<()> {
+    let db = database(settings).await?;
+    match cmd {
+        TokenCommand::Create { name, read_only } => {
+            let token = crate::service::staff::create(&db, &name, read_only).await?;
+            eprintln!(
+                "token for {name}{} (shown once; store it safely):",
+                if read_only { " (read-only)" } else { "" }
+            );
+            println!("{token}");
+        }
+        TokenCommand::Revoke { who } => {
+            let n = crate::service::staff::revoke(&db, &who).await?;
+            if n == 0 {
+                bail!("no active token has the id or name {who:?}");
+            }
+            println!("revoked {n} token(s)");
+        }
+        TokenCommand::List { json } => {
+            let rows = crate::service::staff::list(&db).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for t in rows {
+                    let state = if t.revoked_at.is_some() {
+                        "revoked"
+                    } else if t.read_only {
+                        "read-only"
+                    } else {
+                        "read-write"
+                    };
+                    println!(
+                        "{}  {:<24} {:<10} created {} last used {}",
+                        t.id,
+                        t.name,
+                        state,
+                        when(Some(t.created_at)),
+                        when(t.last_used_at)
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProfileCommand {
+    /// Show one profile with its identity links.
+    Show { id: String },
+    /// Deactivate a profile (JIT will not revive it).
+    Deactivate {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Reactivate a profile.
+    Reactivate {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+pub async fn profiles(settings: &Settings, slug: &str, cmd: ProfileCommand) -> anyhow::Result<()> {
+    use crate::service::admin;
+    let db = database(settings).await?;
+    let (profile, active, reason) = match cmd {
+        ProfileCommand::Show { id } => {
+            let (p, links) = admin::profile_with_links(&db, slug, &id).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ "profile": p, "identities": links })
+                )?
+            );
+            return Ok(());
+        }
+        ProfileCommand::Deactivate { id, reason } => (id, false, reason),
+        ProfileCommand::Reactivate { id, reason } => (id, true, reason),
+    };
+    let p = admin::set_profile_active(&db, slug, &profile, active, &reason, &actor()).await?;
+    println!("profile {} ({}) is now {}", p.id, p.email, p.status);
+    Ok(())
+}
+
+/// The integration check from the command line.
+pub async fn check(settings: &Settings, slug: &str, json: bool) -> anyhow::Result<()> {
+    use crate::service::admin;
+    let db = database(settings).await?;
+    let (t, last) = admin::last_sign_in(&db, slug).await?;
+    let cache = crate::oidc::ProviderCache::new(
+        Duration::from_secs(settings.oidc.http_timeout_secs),
+        Duration::from_secs(settings.oidc.discovery_ttl_secs),
+        Duration::from_secs(settings.oidc.clock_skew_secs),
+    );
+    let scopes: Vec<String> = t.scopes.split_whitespace().map(str::to_owned).collect();
+    let items = cache
+        .inspect(
+            &t.issuer,
+            &t.slug,
+            &scopes,
+            &crate::service::claims::wanted_claims(&t),
+        )
+        .await;
+    let public = settings.http.public_url.trim_end_matches('/');
+    if json {
+        let out = serde_json::json!({ "tenant": t.slug, "items": items, "jit_enabled": t.jit_enabled, "last_successful_sign_in": last,
+            "redirect_uri": format!("{public}/t/{}/callback", t.slug), "initiate_login_uri": format!("{public}/t/{}/initiate", t.slug) });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for i in &items {
+            println!(
+                "{} {:<22} {}",
+                if i.ok { "ok  " } else { "FAIL" },
+                i.item,
+                i.detail
+            );
+        }
+        println!("     redirect URI           {public}/t/{}/callback", t.slug);
+        println!("     initiate login URI     {public}/t/{}/initiate", t.slug);
+        println!(
+            "     JIT                    {}",
+            if t.jit_enabled { "on" } else { "off" }
+        );
+        println!("     last sign-in           {}", when(last));
+    }
+    if items.iter().any(|i| !i.ok) {
+        bail!("the integration of {slug} has problems (see FAIL lines)");
+    }
+    Ok(())
+}

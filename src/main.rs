@@ -1,7 +1,7 @@
 //! `jit-sso`: parses the command line, loads settings, starts logging and dispatches.
 
 use clap::{Parser, Subcommand};
-use jit_sso::cli::{self, TenantCommand};
+use jit_sso::cli::{self, OnOff, ProfileCommand, TenantCommand, TokenCommand};
 use jit_sso::settings::Settings;
 use jit_sso::startup::Application;
 use std::process::ExitCode;
@@ -32,6 +32,28 @@ enum Command {
     /// Register and manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Switch just-in-time provisioning (same as `tenant jit`).
+    Jit {
+        slug: String,
+        state: OnOff,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Show, deactivate or reactivate a profile of a tenant.
+    Profiles {
+        slug: String,
+        #[command(subcommand)]
+        command: ProfileCommand,
+    },
+    /// Check a tenant's provider integration, item by item.
+    Check {
+        slug: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Staff tokens for the admin API.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Print a tenant's roster, one line per profile.
     Users {
         slug: String,
@@ -88,6 +110,24 @@ async fn main() -> ExitCode {
         Command::CheckConfig => cli::check_config(&settings),
         Command::Tenant(cmd) => cli::tenant(&settings, cmd).await,
         Command::Users { slug, json } => cli::users(&settings, &slug, json).await,
+        Command::Jit {
+            slug,
+            state,
+            reason,
+        } => {
+            cli::tenant(
+                &settings,
+                TenantCommand::Jit {
+                    slug,
+                    state,
+                    reason,
+                },
+            )
+            .await
+        }
+        Command::Profiles { slug, command } => cli::profiles(&settings, &slug, command).await,
+        Command::Check { slug, json } => cli::check(&settings, &slug, json).await,
+        Command::Token(cmd) => cli::token(&settings, cmd).await,
         Command::Audit { slug, limit, json } => cli::audit(&settings, &slug, limit, json).await,
     };
     match result {

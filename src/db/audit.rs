@@ -57,3 +57,50 @@ pub fn list_by_tenant(
         .select(AuditRow::as_select())
         .load(conn)
 }
+
+/// Audit search, newest first, continued before `before` (a cursor).
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub kind: Option<String>,
+    pub profile_id: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+pub fn search(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    q: &AuditQuery,
+) -> QueryResult<Vec<AuditRow>> {
+    let mut query = audit_events::table
+        .filter(audit_events::tenant_id.eq(tenant_id))
+        .into_boxed();
+    if let Some(kind) = &q.kind {
+        query = query.filter(audit_events::kind.eq(kind.clone()));
+    }
+    if let Some(p) = &q.profile_id {
+        query = query.filter(audit_events::profile_id.eq(p.clone()));
+    }
+    if let Some(since) = q.since {
+        query = query.filter(audit_events::occurred_at.ge(since));
+    }
+    if let Some(until) = q.until {
+        query = query.filter(audit_events::occurred_at.lt(until));
+    }
+    if let Some((at, id)) = &q.before {
+        query = query.filter(
+            audit_events::occurred_at
+                .lt(*at)
+                .or(audit_events::occurred_at
+                    .eq(*at)
+                    .and(audit_events::id.lt(id.clone()))),
+        );
+    }
+    query
+        .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+        .limit(q.limit)
+        .select(AuditRow::as_select())
+        .load(conn)
+}

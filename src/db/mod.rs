@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod profiles;
 pub mod schema;
+pub mod staff;
 pub mod tenants;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};

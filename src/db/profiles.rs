@@ -209,3 +209,79 @@ pub fn revoke_sessions(conn: &mut AnyConnection, id: &str, at: i64) -> QueryResu
         .set(profiles::sessions_revoked_at.eq(at))
         .execute(conn)
 }
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// Roster search: text in email or names, how the profile was created, creation window;
+/// ordered by (created_at, id) and continued after `after` (a cursor).
+#[derive(Debug, Clone, Default)]
+pub struct RosterQuery {
+    pub text: Option<String>,
+    pub created_via: Option<String>,
+    pub created_from: Option<i64>,
+    pub created_until: Option<i64>,
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+pub fn search(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    q: &RosterQuery,
+) -> QueryResult<Vec<ProfileRow>> {
+    let mut query = profiles::table
+        .filter(profiles::tenant_id.eq(tenant_id))
+        .into_boxed();
+    if let Some(text) = q.text.as_deref().filter(|t| !t.is_empty()) {
+        let escaped = text
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        query = query.filter(
+            profiles::email_normalized
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(profiles::first_name)
+                    .like(pattern.clone())
+                    .escape('\\'))
+                .or(lower(profiles::last_name).like(pattern).escape('\\')),
+        );
+    }
+    if let Some(via) = &q.created_via {
+        query = query.filter(profiles::created_via.eq(via.clone()));
+    }
+    if let Some(from) = q.created_from {
+        query = query.filter(profiles::created_at.ge(from));
+    }
+    if let Some(until) = q.created_until {
+        query = query.filter(profiles::created_at.lt(until));
+    }
+    if let Some((at, id)) = &q.after {
+        query = query.filter(
+            profiles::created_at.gt(*at).or(profiles::created_at
+                .eq(*at)
+                .and(profiles::id.gt(id.clone()))),
+        );
+    }
+    query
+        .order((profiles::created_at.asc(), profiles::id.asc()))
+        .limit(q.limit)
+        .select(ProfileRow::as_select())
+        .load(conn)
+}
+
+pub fn set_status(conn: &mut AnyConnection, id: &str, status: &str) -> QueryResult<usize> {
+    diesel::update(profiles::table.find(id))
+        .set(profiles::status.eq(status))
+        .execute(conn)
+}
+
+/// The most recent sign-in in a tenant.
+pub fn last_sign_in(conn: &mut AnyConnection, tenant_id: &str) -> QueryResult<Option<i64>> {
+    profiles::table
+        .filter(profiles::tenant_id.eq(tenant_id))
+        .select(diesel::dsl::max(profiles::last_sign_in_at))
+        .first(conn)
+}

@@ -87,6 +87,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    staff_tokens (id) {
+        id -> Text,
+        name -> Text,
+        secret_hash -> Text,
+        read_only -> Bool,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(tenant_groups -> tenants (tenant_id));
 diesel::joinable!(profiles -> tenants (tenant_id));
 diesel::joinable!(memberships -> tenant_groups (group_id));
@@ -100,4 +112,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     identities,
     audit_events,
+    staff_tokens,
 );

@@ -7,10 +7,12 @@
 
 mod cache;
 mod http;
+mod inspect;
 mod keys;
 mod verify;
 
 pub use cache::{Provider, ProviderCache};
+pub use inspect::CheckItem;
 pub use keys::KeySet;
 pub use verify::{token_hash, Rejection, ACCEPTED_ALGS, MAX_ID_TOKEN_AGE};
 

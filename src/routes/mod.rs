@@ -1,5 +1,6 @@
 //! HTTP: extract, call one service function, map the result.
 
+pub mod admin;
 pub mod dev_idp;
 mod flow;
 mod health;
@@ -81,6 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
         .service(login::initiate_any_post)
         .service(session::current)
         .service(session::logout);
+    cfg.service(admin::scope());
     if demo {
         cfg.service(dev_idp::scope());
     }

@@ -1,6 +1,8 @@
 //! Use cases: the sign-in decision, sessions, tenant administration. No HTTP, no SQL.
 
+pub mod admin;
 pub mod claims;
 pub mod session;
 pub mod signin;
+pub mod staff;
 pub mod tenants;

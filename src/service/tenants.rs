@@ -19,6 +19,8 @@ pub enum AdminError {
     },
     #[error("no tenant named {0:?}")]
     UnknownTenant(String),
+    #[error("no such profile in this tenant")]
+    UnknownProfile,
     #[error("a tenant named {0:?} already exists")]
     Duplicate(String),
     #[error(transparent)]

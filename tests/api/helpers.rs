@@ -190,6 +190,17 @@ impl TestApp {
         }
     }
 
+    /// A staff token for the admin API.
+    pub async fn staff_token(&self, read_only: bool) -> String {
+        jit_sso::service::staff::create(
+            &self.db,
+            if read_only { "reader" } else { "support" },
+            read_only,
+        )
+        .await
+        .expect("token created")
+    }
+
     pub async fn set_jit(&self, slug: &str, on: bool) {
         tenants::set_jit(&self.db, slug, on, "test", "test")
             .await

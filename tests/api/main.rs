@@ -3,6 +3,7 @@
 mod helpers;
 mod provider;
 
+mod admin;
 mod demo;
 mod hardening;
 mod health;

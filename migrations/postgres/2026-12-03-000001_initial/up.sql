@@ -93,3 +93,15 @@ CREATE TABLE audit_events (
     details      TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX audit_events_tenant_time ON audit_events (tenant_id, occurred_at);
+
+-- Support staff API tokens: only a hash of the secret part is stored.
+CREATE TABLE staff_tokens (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    secret_hash   TEXT NOT NULL,
+    read_only     BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at    BIGINT NOT NULL,
+    revoked_at    BIGINT,
+    last_used_at  BIGINT
+);
+CREATE INDEX profiles_tenant_created ON profiles (tenant_id, created_at, id);

@@ -1,3 +1,4 @@
+DROP TABLE staff_tokens;
 DROP TABLE audit_events;
 DROP TABLE identities;
 DROP TABLE memberships;

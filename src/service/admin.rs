@@ -1,0 +1,237 @@
+//! Support staff operations beyond tenant registration: provider changes, profile
+//! lifecycle, paged roster and audit, and the integration check.
+
+use crate::crypto::SecretBox;
+use crate::db::audit::{self, AuditQuery, AuditRow, NewAuditEvent};
+use crate::db::profiles::{self, IdentityRow, ProfileRow, RosterQuery};
+use crate::db::tenants::{self, TenantRow};
+use crate::db::{write_transaction, AnyConnection, Db, DbError};
+use crate::domain::{STATUS_ACTIVE, STATUS_DEACTIVATED};
+use crate::oidc::{validate_issuer, ProviderCache};
+use crate::service::tenants::AdminError;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Serialize;
+use serde_json::json;
+
+pub const MAX_PAGE: i64 = 200;
+
+fn invalid(field: &'static str, message: impl Into<String>) -> AdminError {
+    AdminError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// An opaque continuation token for `(time, id)` ordered lists.
+pub fn encode_cursor(at: i64, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{at}:{id}"))
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<(i64, String), AdminError> {
+    let bad = || invalid("cursor", "not a cursor returned by this API");
+    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let (at, id) = text.split_once(':').ok_or_else(bad)?;
+    Ok((at.parse().map_err(|_| bad())?, id.to_owned()))
+}
+
+fn tenant_in(conn: &mut AnyConnection, slug: &str) -> Result<TenantRow, AdminError> {
+    tenants::find_by_slug(conn, slug)
+        .map_err(DbError::from)?
+        .ok_or_else(|| AdminError::UnknownTenant(slug.to_owned()))
+}
+
+fn record(
+    conn: &mut AnyConnection,
+    tenant: &TenantRow,
+    kind: &str,
+    actor: &str,
+    profile_id: Option<&str>,
+    details: serde_json::Value,
+) -> Result<(), AdminError> {
+    audit::insert(
+        conn,
+        &NewAuditEvent {
+            tenant_id: Some(&tenant.id),
+            kind,
+            actor,
+            profile_id,
+            request_id: None,
+            details,
+        },
+    )
+    .map_err(|e| AdminError::Db(e.into()))
+}
+
+/// New provider settings for a tenant; `None` keeps a value.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderChange {
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+pub async fn change_provider(
+    db: &Db,
+    secrets: &SecretBox,
+    cache: Option<&ProviderCache>,
+    slug: &str,
+    change: ProviderChange,
+    actor: &str,
+) -> Result<TenantRow, AdminError> {
+    if let Some(issuer) = &change.issuer {
+        validate_issuer(issuer).map_err(|m| invalid("issuer", m))?;
+    }
+    if change
+        .client_id
+        .as_deref()
+        .is_some_and(|c| c.trim().is_empty())
+    {
+        return Err(invalid("client_id", "must not be empty"));
+    }
+    if change.client_secret.as_deref().is_some_and(str::is_empty) {
+        return Err(invalid("client_secret", "must not be empty"));
+    }
+    let sealed = change.client_secret.as_deref().map(|s| secrets.seal(s));
+    let (slug, actor) = (slug.to_owned(), actor.to_owned());
+    let (before, after) = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let t = tenant_in(conn, &slug)?;
+                let issuer = change.issuer.clone().unwrap_or(t.issuer.clone());
+                let client_id = change.client_id.clone().unwrap_or(t.client_id.clone());
+                let secret = sealed.clone().unwrap_or(t.client_secret_enc.clone());
+                tenants::update_provider(conn, &t.id, &issuer, client_id.trim(), &secret)
+                    .map_err(DbError::from)?;
+                let details = json!({
+                    "issuer": [t.issuer, issuer],
+                    "client_id": [t.client_id, client_id],
+                    "client_secret_changed": sealed.is_some(),
+                });
+                record(conn, &t, "provider_changed", &actor, None, details)?;
+                let after = tenant_in(conn, &slug)?;
+                Ok::<_, AdminError>((t, after))
+            })
+        })
+        .await?;
+    if let Some(cache) = cache {
+        cache.forget(&before.issuer);
+        cache.forget(&after.issuer);
+    }
+    Ok(after)
+}
+
+/// Deactivates or reactivates a profile, with a reason; audited.
+pub async fn set_profile_active(
+    db: &Db,
+    slug: &str,
+    profile_id: &str,
+    active: bool,
+    reason: &str,
+    actor: &str,
+) -> Result<ProfileRow, AdminError> {
+    let reason = reason.trim().to_owned();
+    if reason.is_empty() {
+        return Err(invalid("reason", "say why"));
+    }
+    let (slug, id, actor) = (slug.to_owned(), profile_id.to_owned(), actor.to_owned());
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let t = tenant_in(conn, &slug)?;
+            let p = profiles::find_by_id(conn, &id)
+                .map_err(DbError::from)?
+                .filter(|p| p.tenant_id == t.id)
+                .ok_or(AdminError::UnknownProfile)?;
+            let status = if active {
+                STATUS_ACTIVE
+            } else {
+                STATUS_DEACTIVATED
+            };
+            profiles::set_status(conn, &p.id, status).map_err(DbError::from)?;
+            let kind = if active {
+                "profile_reactivated"
+            } else {
+                "profile_deactivated"
+            };
+            let details = json!({ "old": p.status, "new": status, "reason": reason });
+            record(conn, &t, kind, &actor, Some(&p.id), details)?;
+            Ok(ProfileRow {
+                status: status.to_owned(),
+                ..p
+            })
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+pub async fn roster_page(
+    db: &Db,
+    slug: &str,
+    mut q: RosterQuery,
+) -> Result<Page<ProfileRow>, AdminError> {
+    q.limit = q.limit.clamp(1, MAX_PAGE);
+    let slug = slug.to_owned();
+    db.run(move |conn| {
+        let t = tenant_in(conn, &slug)?;
+        let items = profiles::search(conn, &t.id, &q).map_err(DbError::from)?;
+        let next_cursor = (items.len() as i64 == q.limit)
+            .then(|| items.last().map(|p| encode_cursor(p.created_at, &p.id)))
+            .flatten();
+        Ok(Page { items, next_cursor })
+    })
+    .await
+}
+
+pub async fn profile_with_links(
+    db: &Db,
+    slug: &str,
+    id: &str,
+) -> Result<(ProfileRow, Vec<IdentityRow>), AdminError> {
+    let (slug, id) = (slug.to_owned(), id.to_owned());
+    db.run(move |conn| {
+        let t = tenant_in(conn, &slug)?;
+        let p = profiles::find_by_id(conn, &id)
+            .map_err(DbError::from)?
+            .filter(|p| p.tenant_id == t.id)
+            .ok_or(AdminError::UnknownProfile)?;
+        let links = profiles::identities_of(conn, &p.id).map_err(DbError::from)?;
+        Ok((p, links))
+    })
+    .await
+}
+
+pub async fn audit_page(
+    db: &Db,
+    slug: &str,
+    mut q: AuditQuery,
+) -> Result<Page<AuditRow>, AdminError> {
+    q.limit = q.limit.clamp(1, MAX_PAGE);
+    let slug = slug.to_owned();
+    db.run(move |conn| {
+        let t = tenant_in(conn, &slug)?;
+        let items = audit::search(conn, &t.id, &q).map_err(DbError::from)?;
+        let next_cursor = (items.len() as i64 == q.limit)
+            .then(|| items.last().map(|e| encode_cursor(e.occurred_at, &e.id)))
+            .flatten();
+        Ok(Page { items, next_cursor })
+    })
+    .await
+}
+
+/// The time of the last successful sign-in in a tenant.
+pub async fn last_sign_in(db: &Db, slug: &str) -> Result<(TenantRow, Option<i64>), AdminError> {
+    let slug = slug.to_owned();
+    db.run(move |conn| {
+        let t = tenant_in(conn, &slug)?;
+        let last = profiles::last_sign_in(conn, &t.id).map_err(DbError::from)?;
+        Ok((t, last))
+    })
+    .await
+}
