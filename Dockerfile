@@ -4,7 +4,7 @@
 #          -e JIT_SSO__SECRETS__SESSION_KEY=... -e JIT_SSO__SECRETS__DATA_KEY=... \
 #          -e JIT_SSO__HTTP__PUBLIC_URL=https://sso.example.com jit-sso
 
-FROM rust:1.88-bookworm AS build
+FROM rust:1.95-bookworm AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev && rm -rf /var/lib/apt/lists/*
 # Dependencies first, in their own cached layer.

@@ -45,6 +45,14 @@ pub enum TenantCommand {
         slug: String,
         #[arg(long)]
         name: Option<String>,
+        /// Correct the provider's issuer (exactly as its discovery document states it).
+        #[arg(long)]
+        issuer: Option<String>,
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Name of the environment variable holding a new client secret.
+        #[arg(long, value_name = "VAR")]
+        client_secret_env: Option<String>,
         #[arg(long)]
         app_url: Option<String>,
         /// Claim holding the email (e.g. email, upn, preferred_username).
@@ -87,11 +95,26 @@ pub enum OnOff {
 }
 
 fn actor() -> String {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
     format!("cli:{user}")
 }
 
 async fn database(settings: &Settings) -> anyhow::Result<Db> {
+    open_database(settings).await
+}
+
+/// For commands that only read: an absent SQLite file is an error naming the path, not a
+/// new empty database in whatever folder the command ran.
+async fn existing_database(settings: &Settings) -> anyhow::Result<Db> {
+    let url = &settings.database.url;
+    if !url.starts_with("postgres") {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        if !std::path::Path::new(path).exists() {
+            bail!("no database at {path} (set JIT_SSO__DATABASE__URL, or run from the folder where the service runs)");
+        }
+    }
     open_database(settings).await
 }
 
@@ -193,6 +216,9 @@ pub async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<(
         TenantCommand::Set {
             slug,
             name,
+            issuer,
+            client_id,
+            client_secret_env,
             app_url,
             email_claim,
             given_name_claim,
@@ -206,6 +232,29 @@ pub async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<(
             default_time_zone,
         } => {
             let db = database(settings).await?;
+            if issuer.is_some() || client_id.is_some() || client_secret_env.is_some() {
+                let client_secret = match &client_secret_env {
+                    Some(var) => Some(std::env::var(var).with_context(|| {
+                        format!("the environment variable {var} (named by --client-secret-env) is not set")
+                    })?),
+                    None => None,
+                };
+                let keys = Keys::from_settings(settings)?;
+                let change = crate::service::admin::ProviderChange {
+                    issuer,
+                    client_id,
+                    client_secret,
+                };
+                crate::service::admin::change_provider(
+                    &db,
+                    &keys.secrets,
+                    None,
+                    &slug,
+                    change,
+                    &actor(),
+                )
+                .await?;
+            }
             let changes = TenantChanges {
                 display_name: name,
                 app_url: app_url.map(|u| (!u.is_empty()).then_some(u)),
@@ -243,7 +292,7 @@ pub async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<(
             );
         }
         TenantCommand::List { json } => {
-            let db = database(settings).await?;
+            let db = existing_database(settings).await?;
             let rows = tenants::list(&db).await?;
             if json {
                 let out: Vec<_> = rows
@@ -283,7 +332,7 @@ fn when(ms: Option<i64>) -> String {
 }
 
 pub async fn users(settings: &Settings, slug: &str, json: bool) -> anyhow::Result<()> {
-    let db = database(settings).await?;
+    let db = existing_database(settings).await?;
     let (tenant, rows) = tenants::roster(&db, slug).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -315,10 +364,18 @@ pub async fn audit(settings: &Settings, slug: &str, limit: i64, json: bool) -> a
     if !(1..=10_000).contains(&limit) {
         bail!("--limit must be between 1 and 10000");
     }
-    let db = database(settings).await?;
+    let db = existing_database(settings).await?;
     let rows = tenants::audit_trail(&db, slug, limit).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        let out: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|e| {
+                let mut v = serde_json::to_value(e).unwrap_or_default();
+                v["details"] = serde_json::from_str(&e.details).unwrap_or_default();
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     for e in rows {
@@ -441,7 +498,7 @@ pub async fn profiles(settings: &Settings, slug: &str, cmd: ProfileCommand) -> a
 /// The integration check from the command line.
 pub async fn check(settings: &Settings, slug: &str, json: bool) -> anyhow::Result<()> {
     use crate::service::admin;
-    let db = database(settings).await?;
+    let db = existing_database(settings).await?;
     let (t, last) = admin::last_sign_in(&db, slug).await?;
     let cache = crate::oidc::ProviderCache::new(
         Duration::from_secs(settings.oidc.http_timeout_secs),

@@ -102,6 +102,9 @@ async fn main() -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve);
     let result = match command {
         Command::Serve => serve(settings).await,
+        Command::Demo if settings.is_production() => Err(anyhow::anyhow!(
+            "demo mode cannot run in production: its provider signs in anyone as anyone"
+        )),
         Command::Demo => {
             settings.demo.enabled = true;
             serve(settings).await

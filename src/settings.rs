@@ -204,9 +204,9 @@ impl Settings {
         let env_path = dir.join(format!("{environment}.toml"));
         match read_optional(&env_path)? {
             Some(text) => merge(&mut table, parse_table(&text, &env_path)?),
-            None if environment == "production" => {
+            None if environment != "development" => {
                 return Err(SettingsError::Invalid(format!(
-                    "{} is missing; production settings must be explicit",
+                    "{} is missing: {ENVIRONMENT_VAR}={environment:?} names no environment (shipped: development, test, production)",
                     env_path.display()
                 )))
             }
@@ -245,9 +245,14 @@ impl Settings {
                 ));
             }
         }
-        if self.is_production() && self.http.public_url.is_empty() {
+        if self.is_production() && !self.http.public_url.starts_with("https://") {
             return Err(SettingsError::Invalid(
-                "http.public_url must be set in production (JIT_SSO__HTTP__PUBLIC_URL)".into(),
+                "http.public_url must be the https URL browsers use, in production (JIT_SSO__HTTP__PUBLIC_URL)".into(),
+            ));
+        }
+        if self.is_production() && self.demo.enabled {
+            return Err(SettingsError::Invalid(
+                "demo.enabled cannot be on in production: the demo provider signs in anyone as anyone".into(),
             ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
@@ -374,7 +379,8 @@ mod tests {
             if env == "default" {
                 continue;
             }
-            let settings = Settings::load_from(&config_dir(), &env, &[])
+            let vars = vars(&[("JIT_SSO__HTTP__PUBLIC_URL", "https://sso.example.com")]);
+            let settings = Settings::load_from(&config_dir(), &env, &vars)
                 .unwrap_or_else(|e| panic!("{env}: {e}"));
             assert_eq!(settings.environment, env);
         }
@@ -390,6 +396,7 @@ mod tests {
                 ("JIT_SSO__DEMO__ENABLED", "false"),
                 ("DATABASE_URL", "postgres://ignored"),
                 ("JIT_SSO__DATABASE__URL", "postgres://db/jit"),
+                ("JIT_SSO__HTTP__PUBLIC_URL", "https://sso.example.com"),
             ]),
         )
         .unwrap();
@@ -407,6 +414,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.database.url, "postgres://localhost/x");
+    }
+
+    #[test]
+    fn production_refuses_an_http_public_url_the_demo_and_unknown_environments() {
+        let err = Settings::load_from(&config_dir(), "production", &[]).unwrap_err();
+        assert!(err.to_string().contains("public_url"), "{err}");
+        let err = Settings::load_from(
+            &config_dir(),
+            "production",
+            &vars(&[
+                ("JIT_SSO__HTTP__PUBLIC_URL", "https://x.example"),
+                ("JIT_SSO__DEMO__ENABLED", "true"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("demo"), "{err}");
+        let err = Settings::load_from(&config_dir(), "prod", &[]).unwrap_err();
+        assert!(err.to_string().contains("names no environment"), "{err}");
     }
 
     #[test]

@@ -51,6 +51,8 @@ async fn metrics_endpoint(state: web::Data<AppState>) -> actix_web::HttpResponse
 /// The keys the service needs, from settings.
 pub struct Keys {
     pub sessions: Sessions,
+    /// The configured session key, for deriving further keys.
+    session_key_material: Vec<u8>,
     pub flow_key: Key,
     pub secrets: SecretBox,
 }
@@ -81,6 +83,7 @@ impl Keys {
         let session_jwt: [u8; 32] = derive_key(&session, "session-jwt-hs256");
         let flow: [u8; 64] = derive_key(&session, "flow-cookie");
         Ok(Keys {
+            session_key_material: session.clone(),
             sessions: Sessions::new(&session_jwt, Duration::from_secs(settings.session.ttl_secs)),
             flow_key: Key::from(&flow),
             secrets: SecretBox::new(&data),
@@ -123,7 +126,9 @@ impl Application {
 
         let demo = if settings.demo.enabled {
             log::warn!("DEMO MODE (demo.enabled=true): the development identity provider at {public_url}/dev-idp signs in anyone as anyone; never enable this in production");
-            let idp = Arc::new(DevIdp::new(&public_url));
+            let secret: [u8; 24] = derive_key(&keys.session_key_material, "demo-client-secret");
+            let secret = secret.iter().map(|b| format!("{b:02x}")).collect();
+            let idp = Arc::new(DevIdp::new(&public_url, secret));
             tenants::ensure_demo_tenant(
                 &db,
                 &keys.secrets,

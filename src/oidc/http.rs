@@ -66,11 +66,17 @@ impl Http {
 
     async fn send_inner(&self, request: RequestBuilder, what: &str) -> Result<Reply, OidcError> {
         let mut response = request.send().await.map_err(|e| {
-            let why = if e.is_timeout() {
-                "timed out"
+            // The cause chain says why (DNS, refused, TLS...); it holds no secrets.
+            let mut why = if e.is_timeout() {
+                "timed out".to_owned()
             } else {
-                "could not connect"
+                "could not connect".to_owned()
             };
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                why = format!("{why}: {cause}");
+                source = cause.source();
+            }
             OidcError::Unreachable(format!("{what} endpoint {why}"))
         })?;
         let status = response.status();

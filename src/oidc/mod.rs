@@ -244,7 +244,7 @@ impl ProviderCache {
             .await?;
         let body: Option<Map<String, Value>> = serde_json::from_slice(&reply.body).ok();
         if !reply.status.is_success() {
-            let error = body
+            let error: String = body
                 .as_ref()
                 .and_then(|b| b.get("error"))
                 .and_then(Value::as_str)
@@ -253,6 +253,12 @@ impl ProviderCache {
                 .filter(|c| c.is_ascii_graphic())
                 .take(64)
                 .collect();
+            // A wrong client id or secret is a configuration problem, not the person's.
+            if matches!(error.as_str(), "invalid_client" | "unauthorized_client") {
+                return Err(OidcError::Misconfigured(format!(
+                    "the token endpoint refused our client credentials ({error})"
+                )));
+            }
             return Err(OidcError::CodeRefused { error });
         }
         // Never include the body in errors: it holds tokens.

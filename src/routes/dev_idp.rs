@@ -47,7 +47,9 @@ pub struct DevIdp {
 
 impl DevIdp {
     /// `public_url` without a trailing slash; the issuer is `{public_url}/dev-idp`.
-    pub fn new(public_url: &str) -> Self {
+    /// `client_secret` is stable for a given session key, so two demo processes over one
+    /// database do not invalidate each other's registration.
+    pub fn new(public_url: &str, client_secret: String) -> Self {
         let secret_key = loop {
             let bytes: [u8; 32] = rand::random();
             if let Ok(k) = p256::SecretKey::from_slice(&bytes) {
@@ -69,7 +71,7 @@ impl DevIdp {
         DevIdp {
             issuer: format!("{public_url}/dev-idp"),
             redirect_uri: format!("{public_url}/t/demo/callback"),
-            client_secret: random_token(32),
+            client_secret,
             key,
             kid,
             jwk,

@@ -34,7 +34,7 @@ pub async fn index(app: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
                 company = escape(&tenant.display_name),
                 role = escape(&p.role),
                 via = if p.created_via == "jit" {
-                    "just now, on first sign-in (JIT)"
+                    "on first sign-in (JIT)"
                 } else {
                     "by an operator"
                 },

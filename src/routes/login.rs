@@ -27,9 +27,37 @@ pub async fn login(
     path: web::Path<String>,
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(moved) = canonical_host(&app, &req) {
+        return Ok(moved);
+    }
     let tenant = load_tenant(&app, &path).await?;
     let return_to = local_target(&app, query.return_to.as_deref());
     start_flow(&app, &req, &tenant, return_to, query.login_hint.as_deref()).await
+}
+
+/// A sign-in must run on the public URL's host: the flow cookie is set for the host the
+/// browser used, and the provider returns to the public URL. A browser that came by
+/// another name (localhost for 127.0.0.1) is sent to the public one first.
+fn canonical_host(app: &AppState, req: &HttpRequest) -> Option<HttpResponse> {
+    let public = url::Url::parse(&app.public_url).ok()?;
+    let expected = match public.port() {
+        Some(port) => format!("{}:{port}", public.host_str()?),
+        None => public.host_str()?.to_owned(),
+    };
+    let info = req.connection_info();
+    if info.host().eq_ignore_ascii_case(&expected) {
+        return None;
+    }
+    let target = format!(
+        "{}{}",
+        app.public_url,
+        req.uri().path_and_query().map_or("", |p| p.as_str())
+    );
+    Some(
+        HttpResponse::Found()
+            .insert_header((header::LOCATION, target))
+            .finish(),
+    )
 }
 
 /// A return path on this site: a relative path, or an absolute URL on our own public
@@ -105,6 +133,9 @@ pub async fn initiate_get(
     path: web::Path<String>,
     query: web::Query<InitiateParams>,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(moved) = canonical_host(&app, &req) {
+        return Ok(moved);
+    }
     initiate(&app, &req, Some(&path), query.into_inner()).await
 }
 

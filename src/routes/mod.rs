@@ -82,7 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
         .service(login::initiate_any_post)
         .service(session::current)
         .service(session::logout);
-    cfg.service(admin::scope());
+    cfg.service(admin::scope()).service(admin::page::scope());
     if demo {
         cfg.service(dev_idp::scope());
     }

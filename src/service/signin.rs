@@ -162,7 +162,17 @@ impl Ctx<'_> {
         } else {
             "sign_in_refused"
         };
-        self.audit(conn, kind, profile_id, json!({ "reason": why.code() }))?;
+        // The email as the provider sent it (not a secret) lets support staff see who it was.
+        let email = self
+            .identity
+            .text(&self.tenant.email_claim)
+            .or(self.identity.text("email"));
+        self.audit(
+            conn,
+            kind,
+            profile_id,
+            json!({ "reason": why.code(), "email": email }),
+        )?;
         Ok(Some(Outcome::Refused(why)))
     }
 

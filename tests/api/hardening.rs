@@ -144,3 +144,30 @@ async fn demo_mode_never_takes_over_a_real_tenant_named_demo() {
         .unwrap();
     assert_eq!(tenant.issuer, app.provider.issuer());
 }
+
+#[actix_web::test]
+async fn a_wrong_client_secret_is_reported_as_a_configuration_problem() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    app.provider.token_error_next("invalid_client");
+    let resp = app.sign_in("acme", dora()).await;
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    assert!(resp.text().await.unwrap().contains("not set up correctly"));
+}
+
+#[actix_web::test]
+async fn a_browser_that_came_by_another_host_name_is_sent_to_the_public_one_first() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let resp = app
+        .browser()
+        .get(app.url("/t/acme/login?return_to=/x"))
+        .header("host", format!("localhost:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert_eq!(resp.headers()["location"], app.url("/t/acme/login?return_to=/x").as_str());
+    assert!(resp.headers().get("set-cookie").is_none(), "no flow starts on the wrong host");
+}

@@ -4,6 +4,7 @@
 //! cannot exist without being documented.
 
 mod handlers;
+pub mod page;
 
 use super::{AppState, RequestId};
 use crate::db::DbError;
