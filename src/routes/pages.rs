@@ -30,7 +30,14 @@ pub fn layout(title: &str, body: &str) -> String {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem; color: #1f2933; line-height: 1.5; }}
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 3rem auto; padding: 0 1rem; color: #1f2933; line-height: 1.5; }}
+main.box, form.box, dl.box {{ max-width: 40rem; }}
+table {{ border-collapse: collapse; width: 100%; margin: 1rem 0; }}
+th, td {{ text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #e4e7eb; vertical-align: top; }}
+td code {{ font-size: .8rem; word-break: break-all; }}
+td form {{ display: flex; gap: .5rem; margin: 0; }}
+td form input {{ width: auto; flex: 1; }}
+nav form {{ display: inline; }}
 h1 {{ font-size: 1.5rem; }}
 .box {{ border: 1px solid #d2d6dc; border-radius: 8px; padding: 1rem 1.5rem; }}
 a.button, button {{ display: inline-block; background: #2563eb; color: #fff; border: 0; border-radius: 6px; padding: .5rem 1rem; text-decoration: none; font-size: 1rem; cursor: pointer; }}

@@ -168,6 +168,12 @@ async fn a_browser_that_came_by_another_host_name_is_sent_to_the_public_one_firs
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND);
-    assert_eq!(resp.headers()["location"], app.url("/t/acme/login?return_to=/x").as_str());
-    assert!(resp.headers().get("set-cookie").is_none(), "no flow starts on the wrong host");
+    assert_eq!(
+        resp.headers()["location"],
+        app.url("/t/acme/login?return_to=/x").as_str()
+    );
+    assert!(
+        resp.headers().get("set-cookie").is_none(),
+        "no flow starts on the wrong host"
+    );
 }
