@@ -26,7 +26,9 @@ pub async fn current_profile(
             let profile = profiles::find_by_id(conn, &claims.sub)?.filter(|p| {
                 p.tenant_id == claims.tid
                     && p.status == STATUS_ACTIVE
-                    && p.sessions_revoked_at.is_none_or(|at| claims.ims >= at)
+                    // Same millisecond as the sign-out counts as before it.
+                    // A session issued in the very millisecond of a sign-out counts as before it.
+                    && p.sessions_revoked_at.is_none_or(|at| claims.ims > at)
             });
             let Some(profile) = profile else {
                 return Ok(None);

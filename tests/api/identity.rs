@@ -180,3 +180,38 @@ on_both_databases! {
         assert_eq!(app.count("profiles").await, 1);
     }
 }
+
+on_both_databases! {
+    async fn an_entra_token_without_email_uses_preferred_username_only_when_the_tenant_trusts_it(app) {
+        app.add_tenant("contoso", true).await;
+        let entra_user = || {
+            let mut u = TestUser::new("oid-1", "unused@example.com", "Lena", "Lund");
+            u.email = None;
+            u
+        };
+        let username = |c: &mut crate::provider::Claims| {
+            c.insert("preferred_username".into(), serde_json::json!("lena.lund@contoso.example"));
+        };
+        app.provider.edit_next_claims(username);
+        let resp = app.sign_in("contoso", entra_user()).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "a username is not a verified email by default");
+        assert_eq!(app.count("profiles").await, 0);
+
+        let changes = jit_sso::db::tenants::TenantChanges { trust_username_email: Some(true), ..Default::default() };
+        jit_sso::service::tenants::update_settings(&app.db, "contoso", changes, "test").await.unwrap();
+        app.provider.edit_next_claims(username);
+        assert_eq!(app.sign_in("contoso", entra_user()).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.profiles("contoso").await[0].email, "lena.lund@contoso.example");
+    }
+}
+
+on_both_databases! {
+    async fn name_sync_can_be_switched_off_per_tenant(app) {
+        app.add_tenant("acme", true).await;
+        let changes = jit_sso::db::tenants::TenantChanges { sync_names: Some(false), ..Default::default() };
+        jit_sso::service::tenants::update_settings(&app.db, "acme", changes, "test").await.unwrap();
+        app.sign_in("acme", TestUser::new("sub-n", "ned@example.com", "Ned", "North")).await;
+        app.sign_in("acme", TestUser::new("sub-n", "ned@example.com", "Edward", "North")).await;
+        assert_eq!(app.profiles("acme").await[0].first_name, "Ned");
+    }
+}

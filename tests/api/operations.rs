@@ -134,3 +134,23 @@ async fn a_slow_provider_does_not_hold_up_another_tenant() {
         StatusCode::SERVICE_UNAVAILABLE
     );
 }
+
+#[actix_web::test]
+async fn replicas_starting_together_migrate_once_without_tripping_over_each_other() {
+    let Some(db) = PgDatabase::create() else {
+        return;
+    };
+    let starts: Vec<_> = (0..3)
+        .map(|_| {
+            let settings = settings_for(&db.url);
+            tokio::spawn(async move {
+                jit_sso::startup::Application::build(settings)
+                    .await
+                    .map(|a| a.port())
+            })
+        })
+        .collect();
+    for s in starts {
+        s.await.unwrap().expect("every replica starts");
+    }
+}

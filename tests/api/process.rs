@@ -221,6 +221,15 @@ async fn the_log_never_contains_a_code_token_secret_or_cookie_value() {
         .send()
         .await
         .unwrap();
+    let db = jit_sso::db::Db::connect(&service.db_url, 1, Duration::from_secs(5)).unwrap();
+    let staff_token = jit_sso::service::staff::create(&db, "log-check", false).await.unwrap();
+    let listed = reqwest::Client::new()
+        .get(format!("{}/admin/v1/tenants", service.address))
+        .bearer_auth(&staff_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
     terminate(&service);
     wait_exit(&mut service, Duration::from_secs(10));
 
@@ -238,6 +247,7 @@ async fn the_log_never_contains_a_code_token_secret_or_cookie_value() {
         ("session key", SESSION_KEY),
         ("data key", DATA_KEY),
         ("a JWT", "eyJ"),
+        ("staff token", staff_token.as_str()),
     ] {
         assert!(!log.contains(secret), "the log contains the {what}");
     }
