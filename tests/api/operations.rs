@@ -116,7 +116,6 @@ async fn a_slow_provider_does_not_hold_up_another_tenant() {
         tokio::spawn(async move { browser.get(url).send().await.map(|r| r.status()) })
     };
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let started = std::time::Instant::now();
     let resp = app
         .sign_in(
             "fastco",
@@ -125,9 +124,8 @@ async fn a_slow_provider_does_not_hold_up_another_tenant() {
         .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(1),
-        "took {:?}",
-        started.elapsed()
+        !slow_login.is_finished(),
+        "the other tenant had to wait for the slow provider"
     );
     assert_eq!(
         slow_login.await.unwrap().unwrap(),
