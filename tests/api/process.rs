@@ -222,7 +222,9 @@ async fn the_log_never_contains_a_code_token_secret_or_cookie_value() {
         .await
         .unwrap();
     let db = jit_sso::db::Db::connect(&service.db_url, 1, Duration::from_secs(5)).unwrap();
-    let staff_token = jit_sso::service::staff::create(&db, "log-check", false).await.unwrap();
+    let staff_token = jit_sso::service::staff::create(&db, "log-check", false)
+        .await
+        .unwrap();
     let listed = reqwest::Client::new()
         .get(format!("{}/admin/v1/tenants", service.address))
         .bearer_auth(&staff_token)
