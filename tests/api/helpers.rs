@@ -294,6 +294,18 @@ pub fn browser() -> Client {
         .expect("client")
 }
 
+/// `url` with the value of query parameter `key` replaced by `change(old value)`.
+pub fn with_param(url: &str, key: &str, change: impl Fn(&str) -> String) -> String {
+    let mut url = url::Url::parse(url).expect("a URL");
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    url.query_pairs_mut().clear();
+    for (k, v) in &pairs {
+        let v = if k == key { change(v) } else { v.clone() };
+        url.query_pairs_mut().append_pair(k, &v);
+    }
+    url.to_string()
+}
+
 pub fn location(resp: &Response) -> String {
     let raw = resp
         .headers()

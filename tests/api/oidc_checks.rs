@@ -453,18 +453,8 @@ async fn an_authorization_response_from_another_issuer_is_refused() {
     let browser = app.browser();
     let authorize = app.start_login(&browser, "/t/acme/login").await;
     let callback = app.authorize(&browser, &authorize).await;
-    let mut url = url::Url::parse(&callback).unwrap();
-    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    url.query_pairs_mut().clear();
-    for (k, v) in pairs {
-        let v = if k == "iss" {
-            "https://attacker.example".to_owned()
-        } else {
-            v
-        };
-        url.query_pairs_mut().append_pair(&k, &v);
-    }
-    let resp = browser.get(url.as_str()).send().await.unwrap();
+    let url = with_param(&callback, "iss", |_| "https://attacker.example".to_owned());
+    let resp = browser.get(url).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
         app.provider.token_requests(),

@@ -55,14 +55,8 @@ on_both_databases! {
         let browser = app.browser();
         let authorize = app.start_login(&browser, "/t/acme/login").await;
         let callback = app.authorize(&browser, &authorize).await;
-        let mut url = url::Url::parse(&callback).unwrap();
-        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-        url.query_pairs_mut().clear();
-        for (k, v) in &pairs {
-            let v = if k == "state" { format!("{v}x") } else { v.clone() };
-            url.query_pairs_mut().append_pair(k, &v);
-        }
-        let resp = browser.get(url.as_str()).send().await.unwrap();
+        let url = with_param(&callback, "state", |v| format!("{v}x"));
+        let resp = browser.get(url).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
         let page = resp.text().await.unwrap();
         assert!(page.contains("no longer valid"), "{page}");
