@@ -15,6 +15,8 @@ mod browser;
 mod pgwire;
 #[path = "signin/provider.rs"]
 mod provider;
+#[path = "signin/rsa.rs"]
+mod rsa;
 #[path = "signin/system.rs"]
 mod system;
 
@@ -104,9 +106,16 @@ struct Args {
     /// Record the service with `perf record` during the measured phase.
     #[arg(long)]
     perf: bool,
+    /// The service binary to measure [default: the one cargo built with this benchmark];
+    /// e.g. a saved copy of another version, to compare.
+    #[arg(long, env = "JIT_SSO_BENCH_BIN")]
+    service_bin: Option<PathBuf>,
     /// Where JSON files go [default: target/bench].
     #[arg(long)]
     out_dir: Option<PathBuf>,
+    /// Times the provider's ID token signature and exits.
+    #[arg(long, hide = true)]
+    time_signer: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -187,6 +196,8 @@ struct Row {
 
 struct Context {
     args: Args,
+    bin: PathBuf,
+    git: Value,
     out_dir: PathBuf,
     ticks: f64,
     run_no: usize,
@@ -194,6 +205,10 @@ struct Context {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.time_signer {
+        rsa::time_signer();
+        return ExitCode::SUCCESS;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("loadgen")
@@ -250,8 +265,14 @@ async fn run_all(args: Args) -> ExitCode {
     if cfg!(debug_assertions) {
         println!("NOTE: this is a debug build (cargo test --bench): fine for a smoke test, but the figures mean nothing; use `cargo bench`.");
     }
-    println!("service binary: {SERVICE_BIN}");
+    let bin = args
+        .service_bin
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(SERVICE_BIN));
+    println!("service binary: {}", bin.display());
     let mut ctx = Context {
+        bin,
+        git: git_state(),
         ticks: system::clock_ticks(),
         args,
         out_dir,
@@ -259,6 +280,7 @@ async fn run_all(args: Args) -> ExitCode {
     };
     let mut rows = Vec::new();
     let mut failed = false;
+    let runs = dbs.len() * scenarios.len() * levels.len();
     for &db in &dbs {
         for &scenario in &scenarios {
             for &concurrency in &levels {
@@ -287,12 +309,81 @@ async fn run_all(args: Args) -> ExitCode {
     if rows.len() > 1 {
         print_summary(&rows);
     }
+    // A run passes when it completed and every sign-in succeeded.
+    let passed = rows.iter().filter(|r| r.errors == 0).count();
+    println!("\nsignin: {passed} passed, {} failed", runs - passed);
     if failed {
-        eprintln!("\nFAILED: a run did not complete or had errors (sign-ins must all succeed)");
+        eprintln!("FAILED: a run did not complete or had errors (sign-ins must all succeed)");
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The commit of the working tree (the service binary is built from it unless
+/// `--service-bin` names another), and whether files were changed since.
+fn git_state() -> Value {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(MANIFEST_DIR)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    json!({
+        "commit": git(&["rev-parse", "--short=12", "HEAD"]),
+        "dirty": git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()),
+    })
+}
+
+/// The environment the service runs in: `config/production.toml` under another name.
+const BENCH_ENV: &str = "bench";
+
+/// A config folder for the service: `config/default.toml` and, as `bench.toml`,
+/// `config/production.toml`. The service runs with the production settings file, but not
+/// as `production`, which insists on an https public URL (the benchmark speaks plain HTTP on
+/// loopback, like a service behind a TLS-terminating proxy).
+fn bench_config(dir: &Path) -> Result<PathBuf, String> {
+    let src = Path::new(MANIFEST_DIR).join("config");
+    let dst = dir.join("config");
+    std::fs::create_dir_all(&dst).map_err(|e| e.to_string())?;
+    for (from, to) in [
+        ("default.toml", "default.toml"),
+        ("production.toml", "bench.toml"),
+    ] {
+        std::fs::copy(src.join(from), dst.join(to))
+            .map_err(|e| format!("{}: {e}", src.join(from).display()))?;
+    }
+    Ok(dst)
+}
+
+/// Settings that keep the service on loopback and quick to stop, for the keys this version
+/// of the service has (an unknown key would stop its start).
+fn loopback_overrides() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(Path::new(MANIFEST_DIR).join("config/default.toml"))
+        .unwrap_or_default();
+    let defaults: toml::Table = text.parse().unwrap_or_default();
+    let has = |section: &str, key: &str| {
+        defaults
+            .get(section)
+            .and_then(|s| s.as_table())
+            .is_some_and(|t| t.contains_key(key))
+    };
+    let mut vars = Vec::new();
+    if has("metrics", "port") {
+        // Metrics on the main port (0), never on a fixed port another process may hold.
+        vars.push(("JIT_SSO__METRICS__PORT".to_owned(), "0".to_owned()));
+    }
+    if has("metrics", "host") {
+        vars.push(("JIT_SSO__METRICS__HOST".to_owned(), "127.0.0.1".to_owned()));
+    }
+    if has("http", "drain_secs") {
+        // Nothing routes traffic here: no need to keep serving after SIGTERM.
+        vars.push(("JIT_SSO__HTTP__DRAIN_SECS".to_owned(), "0".to_owned()));
+    }
+    vars
 }
 
 /// Percentile (nearest rank) of sorted microseconds, in milliseconds.
@@ -368,9 +459,10 @@ async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
         &client_secret,
         ctx.args.idp_workers,
     );
+    let config_dir = bench_config(tmp.path())?;
     let mut vars: Vec<(String, String)> = [
-        ("JIT_SSO_ENV", "production".to_owned()),
-        ("JIT_SSO_CONFIG_DIR", format!("{MANIFEST_DIR}/config")),
+        ("JIT_SSO_ENV", BENCH_ENV.to_owned()),
+        ("JIT_SSO_CONFIG_DIR", config_dir.display().to_string()),
         ("JIT_SSO__HTTP__HOST", "127.0.0.1".to_owned()),
         ("JIT_SSO__HTTP__PORT", port.to_string()),
         ("JIT_SSO__HTTP__PUBLIC_URL", service.clone()),
@@ -383,6 +475,7 @@ async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
+    vars.extend(loopback_overrides());
     for kv in &ctx.args.service_env {
         let (k, v) = kv
             .split_once('=')
@@ -391,7 +484,7 @@ async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
         vars.push((k.to_owned(), v.to_owned()));
     }
     let env = ServiceEnv {
-        bin: PathBuf::from(SERVICE_BIN),
+        bin: ctx.bin.clone(),
         vars,
     };
     // Tenant (this also migrates the database), JIT on.
@@ -605,7 +698,8 @@ async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
         "warmup_signins": warm_count,
         "alg": spec.alg.name(),
         "build": if cfg!(debug_assertions) { "debug (figures not representative)" } else { "release" },
-        "service_binary": SERVICE_BIN,
+        "service_binary": ctx.bin.display().to_string(),
+        "source": ctx.git.clone(),
         "service_settings": env.vars.iter()
             .filter(|(k, _)| !k.contains("SECRETS"))
             .map(|(k, v)| (k.clone(), Value::from(v.clone())))

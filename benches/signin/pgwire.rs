@@ -130,17 +130,17 @@ pub fn normalize(sql: &str) -> String {
     if upper.starts_with("SELECT ") {
         if let Some(i) = upper.find(" FROM ") {
             if i > 40 {
-                s = format!("SELECT … {}", &s[i + 1..]);
+                s = format!("SELECT ... {}", &s[i + 1..]);
             }
         }
     } else if upper.starts_with("INSERT INTO ") {
         if let Some(i) = s.find(" (") {
             let tail = upper.find(" ON CONFLICT").map(|j| &s[j..]).unwrap_or("");
-            s = format!("{} (…) VALUES (…){tail}", &s[..i]);
+            s = format!("{} (...) VALUES (...){tail}", &s[..i]);
         }
     }
     if s.chars().count() > 160 {
-        s = s.chars().take(159).collect::<String>() + "…";
+        s = s.chars().take(157).collect::<String>() + "...";
     }
     s
 }

@@ -6,6 +6,7 @@
 //! `nonce` and `at_hash`), so the service does all of its work; everything that can be
 //! computed once (keys, discovery, JWKS) is.
 
+use crate::rsa::RsaSigner;
 use actix_web::dev::ServerHandle;
 use actix_web::http::header;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -55,13 +56,35 @@ struct Shared {
     redirect_uri: String,
     /// `client_id:client_secret`, as client_secret_basic carries it (both are URL-safe).
     credentials: String,
-    alg: Algorithm,
-    kid: &'static str,
-    key: EncodingKey,
+    /// The base64url JOSE header, the same for every token.
+    header: String,
+    signer: Signer,
     discovery: String,
     jwks: String,
     codes: Mutex<HashMap<String, Grant>>,
     counters: Counters,
+}
+
+enum Signer {
+    /// RS256, parsed once (see rsa.rs).
+    Rsa(Box<RsaSigner>),
+    /// Through jsonwebtoken: ES256 (and RS256 in unoptimized builds).
+    Jwt(EncodingKey, Algorithm),
+}
+
+impl Shared {
+    /// A compact JWS of `claims` with the provider's header and key.
+    fn sign(&self, claims: &impl Serialize) -> String {
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims"));
+        let input = format!("{}.{payload}", self.header);
+        let signature = match &self.signer {
+            Signer::Rsa(rsa) => URL_SAFE_NO_PAD.encode(rsa.sign(input.as_bytes())),
+            Signer::Jwt(key, alg) => {
+                jsonwebtoken::crypto::sign(input.as_bytes(), key, *alg).expect("a signature")
+            }
+        };
+        format!("{input}.{signature}")
+    }
 }
 
 pub struct Provider {
@@ -105,11 +128,23 @@ impl Provider {
         // Both keys are published, as providers publish several; one signs.
         let jwks = json!({ "keys": [jwk(&rsa, Algorithm::RS256, RSA_KID), jwk(&ec, Algorithm::ES256, EC_KID)] })
             .to_string();
-        let (key, kid) = match alg {
-            Algorithm::RS256 => (rsa, RSA_KID),
-            Algorithm::ES256 => (ec, EC_KID),
+        let (signer, kid) = match alg {
+            Algorithm::RS256 => {
+                // Built (and checked against jsonwebtoken) in every build; used when optimized:
+                // unoptimized, it is slower than jsonwebtoken's optimized dependency code.
+                let fast = RsaSigner::new(RSA_PEM).expect("the fast RS256 signer");
+                let signer = match cfg!(debug_assertions) {
+                    false => Signer::Rsa(Box::new(fast)),
+                    true => Signer::Jwt(rsa, alg),
+                };
+                (signer, RSA_KID)
+            }
+            Algorithm::ES256 => (Signer::Jwt(ec, alg), EC_KID),
             other => panic!("the benchmark provider signs RS256 or ES256, not {other:?}"),
         };
+        let mut head = Header::new(alg);
+        head.kid = Some(kid.to_owned());
+        let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&head).expect("JOSE header"));
         let discovery = json!({
             "issuer": issuer,
             "authorization_endpoint": format!("{issuer}/authorize"),
@@ -131,9 +166,8 @@ impl Provider {
             issuer,
             redirect_uri: redirect_uri.to_owned(),
             credentials: format!("{CLIENT_ID}:{client_secret}"),
-            alg,
-            kid,
-            key,
+            header,
+            signer,
             discovery,
             jwks,
             codes: Mutex::new(HashMap::new()),
@@ -152,6 +186,9 @@ impl Provider {
                 .route("/token", web::post().to(token))
         })
         .workers(workers.max(1))
+        // Longer than any client's idle pool timeout: a connection the provider closes just
+        // as the service reuses it fails that sign-in (see the benchmark's README).
+        .keep_alive(std::time::Duration::from_secs(600))
         .disable_signals()
         .listen(listener)
         .expect("listen benchmark provider")
@@ -352,12 +389,7 @@ async fn token(op: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> Htt
         family_name: local,
         name: format!("Bench {local}"),
     };
-    let mut head = Header::new(op.alg);
-    head.kid = Some(op.kid.to_owned());
-    let id_token = match jsonwebtoken::encode(&head, &claims, &op.key) {
-        Ok(t) => t,
-        Err(e) => return refuse(&op, 500, "server_error", &e.to_string()),
-    };
+    let id_token = op.sign(&claims);
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({

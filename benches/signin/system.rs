@@ -287,8 +287,16 @@ struct Pid {
     pid: i32,
 }
 
+/// `server/name`, keeping the server URL's query (e.g. `?sslmode=disable`) at the end.
+fn database_url(server: &str, name: &str) -> String {
+    match server.split_once('?') {
+        Some((base, query)) => format!("{}/{name}?{query}", base.trim_end_matches('/')),
+        None => format!("{}/{name}", server.trim_end_matches('/')),
+    }
+}
+
 fn admin(server: &str) -> Result<PgConnection, String> {
-    PgConnection::establish(&format!("{server}/postgres"))
+    PgConnection::establish(&database_url(server, "postgres"))
         .map_err(|e| format!("PostgreSQL not reachable at {server}: {e}"))
 }
 
@@ -316,7 +324,7 @@ impl PgDatabase {
     }
 
     pub fn url(&self) -> String {
-        format!("{}/{}", self.server, self.name)
+        database_url(&self.server, &self.name)
     }
 
     /// Process ids of the server backends connected to this database.
