@@ -462,3 +462,37 @@ async fn an_authorization_response_from_another_issuer_is_refused() {
         "the code is never sent to anyone"
     );
 }
+
+#[actix_web::test]
+async fn cached_keys_keep_working_while_the_provider_metadata_is_down() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.oidc.discovery_ttl_secs = 1)
+        .await
+        .unwrap();
+    app.add_tenant("acme", true).await;
+    assert_eq!(status_of_sign_in(&app).await, StatusCode::SEE_OTHER);
+    // The cached copy expires; discovery and keys now answer 503 while the rest works.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.provider.metadata_down(true);
+    assert_eq!(
+        status_of_sign_in(&app).await,
+        StatusCode::SEE_OTHER,
+        "the cached keys verify the token"
+    );
+    assert!(
+        app.provider.discovery_requests() >= 2,
+        "a refresh was tried"
+    );
+}
+
+#[actix_web::test]
+async fn without_cached_metadata_an_unreachable_provider_is_a_503() {
+    let app = app_with_tenant().await;
+    app.provider.metadata_down(true);
+    let resp = app
+        .browser()
+        .get(app.url("/t/acme/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+}

@@ -183,6 +183,8 @@ struct Config {
     userinfo_edit: Option<Edit>,
     userinfo_jwt: bool,
     delay: Duration,
+    /// Discovery and keys answer 503 (the rest keeps working).
+    metadata_down: bool,
 }
 
 impl Default for Config {
@@ -199,6 +201,7 @@ impl Default for Config {
             auth_methods: vec![BASIC.to_owned(), POST.to_owned()],
             userinfo_edit: None,
             userinfo_jwt: false,
+            metadata_down: false,
             delay: Duration::ZERO,
         }
     }
@@ -407,6 +410,10 @@ impl TestProvider {
     pub fn last_auth_method(&self) -> Option<String> {
         self.shared.lock().last_auth_method.clone()
     }
+    /// Discovery and JWKS answer 503 while `down` (authorize, token, userinfo still work).
+    pub fn metadata_down(&self, down: bool) {
+        self.shared.lock().config.metadata_down = down;
+    }
     pub fn discovery_requests(&self) -> usize {
         self.shared.lock().counts[0]
     }
@@ -438,6 +445,9 @@ fn to_strings(items: &[&str]) -> Vec<String> {
 async fn discovery(op: web::Data<Shared>) -> HttpResponse {
     let mut st = op.lock();
     st.counts[0] += 1;
+    if st.config.metadata_down {
+        return HttpResponse::ServiceUnavailable().finish();
+    }
     let c = &st.config;
     let base = &op.base;
     let mut doc = json!({
@@ -468,6 +478,9 @@ async fn jwks(op: web::Data<Shared>) -> HttpResponse {
     let (published, signer, with_kid) = {
         let mut st = op.lock();
         st.counts[1] += 1;
+        if st.config.metadata_down {
+            return HttpResponse::ServiceUnavailable().finish();
+        }
         let c = &st.config;
         (c.published.clone(), c.signer, c.kids_in_jwks)
     };
