@@ -21,6 +21,8 @@ pub enum ErrorKind {
     BadRequest(&'static str),
     /// Missing, unknown, expired or forged sign-in state.
     BadState(&'static str),
+    /// The same, from a browser already signed in to this tenant: link to the app.
+    AlreadySignedIn(String),
     /// The provider redirected back with `error=...`.
     ProviderSaid(String),
     /// The token endpoint refused the code (replayed or expired).
@@ -51,6 +53,7 @@ impl ErrorKind {
             ErrorKind::UnknownTenant => "unknown_tenant".into(),
             ErrorKind::BadRequest(_) => "bad_request".into(),
             ErrorKind::BadState(_) => "bad_state".into(),
+            ErrorKind::AlreadySignedIn(_) => "already_signed_in".into(),
             ErrorKind::ProviderSaid(_) => "provider_error".into(),
             ErrorKind::CodeRefused => "code_refused".into(),
             ErrorKind::TokenRejected => "token_rejected".into(),
@@ -136,6 +139,11 @@ fn describe(kind: &ErrorKind) -> (StatusCode, &'static str, String) {
             "We could not start signing you in",
             (*why).to_owned(),
         ),
+        AlreadySignedIn(_) => (
+            StatusCode::BAD_REQUEST,
+            "This sign-in link was already used",
+            "You are already signed in, so there is nothing more to do here.".into(),
+        ),
         BadState(why) => (
             StatusCode::BAD_REQUEST,
             "This sign-in link is no longer valid",
@@ -212,12 +220,16 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         let (status, title, text) = describe(&self.kind);
-        let retry = self
-            .tenant
-            .as_deref()
-            .filter(|_| !matches!(self.kind, ErrorKind::UnknownTenant))
-            .map(|slug| format!("/t/{slug}/login"));
-        let mut response = pages::error_page(status, title, &text, retry.as_deref());
+        let mut response = if let ErrorKind::AlreadySignedIn(target) = &self.kind {
+            pages::error_page_with_link(status, title, &text, target, "Continue to the application")
+        } else {
+            let retry = self
+                .tenant
+                .as_deref()
+                .filter(|_| !matches!(self.kind, ErrorKind::UnknownTenant))
+                .map(|slug| format!("/t/{slug}/login"));
+            pages::error_page(status, title, &text, retry.as_deref())
+        };
         if let Some(cookie) = &self.flow_over {
             response.add_cookie(cookie).ok();
         }

@@ -246,8 +246,16 @@ async fn callback_for(
         .ok_or(AppError::new(ErrorKind::BadState(
             "The sign-in response carried no state, so we cannot tell which sign-in it belongs to.",
         )))?;
-    let flow = FlowState::from_request(app, req, &tenant.slug, state)
-        .map_err(|why| AppError::new(ErrorKind::BadState(why)))?;
+    let flow = match FlowState::from_request(app, req, &tenant.slug, state) {
+        Ok(flow) => flow,
+        Err(why) => {
+            let kind = match already_signed_in(app, req, tenant).await {
+                Some(target) => ErrorKind::AlreadySignedIn(target),
+                None => ErrorKind::BadState(why),
+            };
+            return Err(AppError::new(kind));
+        }
+    };
     let removal = flow::removal(app, &tenant.slug, state);
     let mut result = finish_flow(app, req, tenant, flow, query).await;
     let response = match &mut result {
@@ -259,6 +267,19 @@ async fn callback_for(
     };
     response.add_cookie(&removal).ok();
     result
+}
+
+/// A callback whose flow is gone (the back button after signing in, a reloaded or
+/// bookmarked callback) from a browser that already holds a session for this tenant: the
+/// page says so and links to the application. Nothing is exchanged or written.
+async fn already_signed_in(
+    app: &AppState,
+    req: &HttpRequest,
+    tenant: &TenantRow,
+) -> Option<String> {
+    let (session_tenant, _) = super::session::current_profile(app, req).await.ok()??;
+    (session_tenant.id == tenant.id)
+        .then(|| tenant.app_url.clone().unwrap_or_else(|| "/".to_owned()))
 }
 
 async fn finish_flow(

@@ -73,14 +73,29 @@ pub fn error_page(
     text: &str,
     retry: Option<&str>,
 ) -> HttpResponse {
-    let retry = retry
-        .map(|href| {
-            format!(
-                r#"<p><a class="button" href="{}">Start signing in again</a></p>"#,
-                escape(href)
-            )
-        })
-        .unwrap_or_default();
+    match retry {
+        Some(href) => error_page_with_link(status, title, text, href, "Start signing in again"),
+        None => error_page_with_link(status, title, text, "", ""),
+    }
+}
+
+/// An error page with one button (none when `label` is empty).
+pub fn error_page_with_link(
+    status: StatusCode,
+    title: &str,
+    text: &str,
+    href: &str,
+    label: &str,
+) -> HttpResponse {
+    let retry = if label.is_empty() {
+        String::new()
+    } else {
+        format!(
+            r#"<p><a class="button" href="{}">{}</a></p>"#,
+            escape(href),
+            escape(label)
+        )
+    };
     let body = format!(
         r#"<main class="box" role="alert"><h1>{}</h1><p>{}</p>{retry}</main>"#,
         escape(title),

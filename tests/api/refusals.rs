@@ -92,8 +92,15 @@ on_both_databases! {
         let authorize = app.start_login(&browser, "/t/acme/login").await;
         let callback = app.authorize(&browser, &authorize).await;
         assert_eq!(browser.get(&callback).send().await.unwrap().status(), StatusCode::SEE_OTHER);
-        let again = browser.get(&callback).send().await.unwrap();
+        // Replayed from another browser (no flow, no session): refused.
+        let again = app.browser().get(&callback).send().await.unwrap();
         assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+        // The same, signed-in browser going back: still a 4xx, but the page says it is
+        // signed in and links to the application; nothing is exchanged again.
+        let back = browser.get(&callback).send().await.unwrap();
+        assert_eq!(back.status(), StatusCode::BAD_REQUEST);
+        let page = back.text().await.unwrap();
+        assert!(page.contains("already signed in") && page.contains("Continue to the application"), "{page}");
         assert_eq!(app.count("profiles").await, 1);
         assert_eq!(app.provider.token_requests(), 1);
     }
