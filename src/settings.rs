@@ -93,6 +93,8 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     pub connect_timeout_secs: u64,
     pub migrate_on_start: bool,
+    /// How long a replica reuses a tenant row on the sign-in path (0: never).
+    pub tenant_cache_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -162,6 +162,9 @@ impl Application {
             session_cookie: settings.session.cookie_name.clone(),
             flow_ttl: Duration::from_secs(settings.oidc.flow_ttl_secs),
             demo,
+            tenants: crate::routes::tenant_cache::TenantCache::new(Duration::from_millis(
+                settings.database.tenant_cache_ms,
+            )),
             shutting_down: shutting_down.clone(),
         });
         let demo_enabled = state.demo.is_some();

@@ -366,9 +366,14 @@ async fn load_tenant(app: &AppState, slug: &str) -> Result<TenantRow, AppError> 
     if crate::domain::TenantSlug::parse(slug).is_err() {
         return Err(AppError::new(ErrorKind::UnknownTenant));
     }
-    tenants::find(&app.db, slug)
+    if let Some(row) = app.tenants.get(slug) {
+        return Ok(row);
+    }
+    let row = tenants::find(&app.db, slug)
         .await?
-        .ok_or_else(|| AppError::new(ErrorKind::UnknownTenant))
+        .ok_or_else(|| AppError::new(ErrorKind::UnknownTenant))?;
+    app.tenants.put(&row);
+    Ok(row)
 }
 
 fn client_config(app: &AppState, tenant: &TenantRow) -> Result<ClientConfig, AppError> {

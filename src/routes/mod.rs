@@ -9,6 +9,7 @@ mod login;
 pub mod pages;
 mod request_id;
 mod session;
+pub mod tenant_cache;
 
 pub use request_id::{request_id_middleware, RequestId};
 
@@ -40,6 +41,7 @@ pub struct AppState {
     pub session_cookie: String,
     pub flow_ttl: Duration,
     pub demo: Option<Arc<dev_idp::DevIdp>>,
+    pub tenants: tenant_cache::TenantCache,
     /// Set when shutdown begins: readiness turns 503 first.
     pub shutting_down: Arc<AtomicBool>,
 }

@@ -152,3 +152,29 @@ async fn replicas_starting_together_migrate_once_without_tripping_over_each_othe
         s.await.unwrap().expect("every replica starts");
     }
 }
+
+#[actix_web::test]
+async fn with_the_tenant_cache_on_a_jit_switch_through_the_api_applies_at_once() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.database.tenant_cache_ms = 60_000)
+        .await
+        .unwrap();
+    app.add_tenant("acme", false).await;
+    let who = || TestUser::new("c", "cleo@example.com", "Cleo", "C");
+    assert_eq!(
+        app.sign_in("acme", who()).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let token = app.staff_token(false).await;
+    let switched = reqwest::Client::new()
+        .put(app.url("/admin/v1/tenants/acme/jit"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"enabled": true, "reason": "cache test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(switched.status(), StatusCode::OK);
+    assert_eq!(
+        app.sign_in("acme", who()).await.status(),
+        StatusCode::SEE_OTHER
+    );
+}

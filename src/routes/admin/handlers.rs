@@ -178,9 +178,9 @@ pub async fn update_tenant(
         default_time_zone: p.default_time_zone,
         updated_at: None,
     };
-    let t = tenants::update_settings(&app.db, &slug, changes, &actor)
-        .await
-        .map_err(|e| ApiError::from_admin(&req, e))?;
+    let updated = tenants::update_settings(&app.db, &slug, changes, &actor).await;
+    app.tenants.forget(&slug);
+    let t = updated.map_err(|e| ApiError::from_admin(&req, e))?;
     Ok(HttpResponse::Ok().json(tenant_json(&app, &t)))
 }
 
@@ -200,9 +200,9 @@ pub async fn set_jit(
 ) -> Res {
     let actor = staff.actor();
     let body: JitBody = parse(&req, &body)?;
-    let old = tenants::set_jit(&app.db, &slug, body.enabled, &body.reason, &actor)
-        .await
-        .map_err(|e| ApiError::from_admin(&req, e))?;
+    let changed = tenants::set_jit(&app.db, &slug, body.enabled, &body.reason, &actor).await;
+    app.tenants.forget(&slug);
+    let old = changed.map_err(|e| ApiError::from_admin(&req, e))?;
     Ok(HttpResponse::Ok()
         .json(json!({ "slug": slug.as_str(), "jit_enabled": body.enabled, "previous": old })))
 }

@@ -217,7 +217,9 @@ async fn switch_jit(
     }
     let enabled = form.enabled == "on";
     let actor = format!("staff:{}", s.staff.name);
-    match tenants::set_jit(&app.db, &slug, enabled, &form.reason, &actor).await {
+    let changed = tenants::set_jit(&app.db, &slug, enabled, &form.reason, &actor).await;
+    app.tenants.forget(&slug);
+    match changed {
         Ok(_) => redirect("/admin"),
         Err(tenants::AdminError::Invalid { message, .. }) => {
             let mut resp = page(
