@@ -110,6 +110,10 @@ struct Args {
     /// e.g. a saved copy of another version, to compare.
     #[arg(long, env = "JIT_SSO_BENCH_BIN")]
     service_bin: Option<PathBuf>,
+    /// The config folder of the service's source (production.toml, default.toml)
+    /// [default: config/]; with --service-bin from another commit, that commit's.
+    #[arg(long)]
+    config_dir: Option<PathBuf>,
     /// Where JSON files go [default: target/bench].
     #[arg(long)]
     out_dir: Option<PathBuf>,
@@ -192,6 +196,7 @@ struct Row {
     ready_ms: f64,
     statements: Option<f64>,
     errors: usize,
+    reference_ms: f64,
 }
 
 struct Context {
@@ -200,6 +205,7 @@ struct Context {
     git: Value,
     out_dir: PathBuf,
     ticks: f64,
+    reference: rsa::RsaSigner,
     run_no: usize,
 }
 
@@ -274,6 +280,7 @@ async fn run_all(args: Args) -> ExitCode {
         bin,
         git: git_state(),
         ticks: system::clock_ticks(),
+        reference: rsa::RsaSigner::new(provider::RSA_PEM).expect("the reference workload"),
         args,
         out_dir,
         run_no: 0,
@@ -341,29 +348,24 @@ fn git_state() -> Value {
 /// The environment the service runs in: `config/production.toml` under another name.
 const BENCH_ENV: &str = "bench";
 
-/// A config folder for the service: `config/default.toml` and, as `bench.toml`,
-/// `config/production.toml`. The service runs with the production settings file, but not
-/// as `production`, which insists on an https public URL (the benchmark speaks plain HTTP on
-/// loopback, like a service behind a TLS-terminating proxy).
-fn bench_config(dir: &Path) -> Result<PathBuf, String> {
-    let src = Path::new(MANIFEST_DIR).join("config");
+/// A config folder for the service holding only `bench.toml`, a copy of the source's
+/// `production.toml`: the service runs with the production settings file, but not as
+/// `production`, which insists on an https public URL (the benchmark speaks plain HTTP on
+/// loopback, like a service behind a TLS-terminating proxy). `default.toml` is left out, so
+/// the binary uses the copy built into it (which matches it, also with `--service-bin`).
+fn bench_config(dir: &Path, source: &Path) -> Result<PathBuf, String> {
     let dst = dir.join("config");
     std::fs::create_dir_all(&dst).map_err(|e| e.to_string())?;
-    for (from, to) in [
-        ("default.toml", "default.toml"),
-        ("production.toml", "bench.toml"),
-    ] {
-        std::fs::copy(src.join(from), dst.join(to))
-            .map_err(|e| format!("{}: {e}", src.join(from).display()))?;
-    }
+    let from = source.join("production.toml");
+    std::fs::copy(&from, dst.join(format!("{BENCH_ENV}.toml")))
+        .map_err(|e| format!("{}: {e}", from.display()))?;
     Ok(dst)
 }
 
 /// Settings that keep the service on loopback and quick to stop, for the keys this version
 /// of the service has (an unknown key would stop its start).
-fn loopback_overrides() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(Path::new(MANIFEST_DIR).join("config/default.toml"))
-        .unwrap_or_default();
+fn loopback_overrides(source: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(source.join("default.toml")).unwrap_or_default();
     let defaults: toml::Table = text.parse().unwrap_or_default();
     let has = |section: &str, key: &str| {
         defaults
@@ -384,6 +386,21 @@ fn loopback_overrides() -> Vec<(String, String)> {
         vars.push(("JIT_SSO__HTTP__DRAIN_SECS".to_owned(), "0".to_owned()));
     }
     vars
+}
+
+/// Milliseconds per run of a fixed CPU-bound workload (the provider's RS256 signature),
+/// best of a few: how fast this machine is right now.
+fn calibrate(reference: &rsa::RsaSigner) -> f64 {
+    let rounds = if cfg!(debug_assertions) { 1 } else { 10 };
+    let mut best = f64::MAX;
+    for i in 0..5u8 {
+        let t = std::time::Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(reference.sign(&[i; 64]));
+        }
+        best = best.min(t.elapsed().as_secs_f64() * 1000.0 / rounds as f64);
+    }
+    best
 }
 
 /// Percentile (nearest rank) of sorted microseconds, in milliseconds.
@@ -459,7 +476,12 @@ async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
         &client_secret,
         ctx.args.idp_workers,
     );
-    let config_dir = bench_config(tmp.path())?;
+    let source = ctx
+        .args
+        .config_dir
+        .clone()
+        .unwrap_or_else(|| Path::new(MANIFEST_DIR).join("config"));
+    let config_dir = bench_config(tmp.path(), &source)?;
     let mut vars: Vec<(String, String)> = [
         ("JIT_SSO_ENV", BENCH_ENV.to_owned()),
         ("JIT_SSO_CONFIG_DIR", config_dir.display().to_string()),
@@ -475,7 +497,7 @@ async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    vars.extend(loopback_overrides());
+    vars.extend(loopback_overrides(&source));
     for kv in &ctx.args.service_env {
         let (k, v) = kv
             .split_once('=')
@@ -566,6 +588,7 @@ async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
             }
         }),
     };
+    let speed_before = calibrate(&ctx.reference);
     let peak_reset = system::reset_peak_rss(pid);
     let pg_before: HashMap<i32, u64> = pg
         .as_ref()
@@ -614,6 +637,7 @@ async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
     drop(browsers);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_after_kib = system::status_kib(pid, "VmRSS");
+    let speed_after = calibrate(&ctx.reference);
     let alive = svc.running();
     let stopped = svc.stop();
 
@@ -732,6 +756,8 @@ async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
             "note": "CPU of everything else on this machine during the measured phase, to judge the figures: the benchmark process (load generator and provider) shares the cores with the service.",
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
             "loadavg_before": loadavg_before,
+            "reference_ms_before_and_after": [round(speed_before, 3), round(speed_after, 3)],
+            "reference_note": "milliseconds of one fixed single-threaded workload (an RS256 signature) just before and after the measured phase: the machine's speed at the time; on a shared or virtual machine it varies, and the figures with it",
             "machine_busy_pct": round(100.0 * machine_busy / machine_total.max(1e-9), 1),
             "benchmark_process_cpu_secs_per_1000": per_1000(me_cpu),
             "provider_threads_cpu_secs_per_1000": per_1000(Some(idp_cpu)),
@@ -825,6 +851,10 @@ async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
         report["context"]["machine_busy_pct"],
         others.max(0.0)
     );
+    println!(
+        "  {:<34}{speed_before:.2} ms before, {speed_after:.2} ms after (lower is faster)",
+        "machine speed: reference workload"
+    );
     println!("  JSON: {}", path.display());
     drop(pg);
     Ok(Row {
@@ -841,6 +871,7 @@ async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
         ready_ms: ready.as_secs_f64() * 1000.0,
         statements: stmt_value,
         errors,
+        reference_ms: speed_before.max(speed_after),
     })
 }
 
@@ -962,7 +993,7 @@ fn stop_perf(mut child: std::process::Child) {
 fn print_summary(rows: &[Row]) {
     println!("\n== summary ==");
     println!(
-        "{:<10} {:<9} {:>4} {:>9} {:>17} {:>23} {:>9} {:>9} {:>9} {:>8} {:>7} {:>6}",
+        "{:<10} {:<9} {:>4} {:>9} {:>17} {:>23} {:>9} {:>9} {:>9} {:>8} {:>7} {:>6} {:>6}",
         "scenario",
         "db",
         "c",
@@ -974,12 +1005,13 @@ fn print_summary(rows: &[Row]) {
         "idle MiB",
         "ready ms",
         "stmts",
-        "errors"
+        "errors",
+        "ref ms"
     );
     let o = |x: Option<f64>| x.map_or("n/a".into(), |x| format!("{x}"));
     for r in rows {
         println!(
-            "{:<10} {:<9} {:>4} {:>9.1} {:>17} {:>23} {:>9} {:>9} {:>9} {:>8.1} {:>7} {:>6}",
+            "{:<10} {:<9} {:>4} {:>9.1} {:>17} {:>23} {:>9} {:>9} {:>9} {:>8.1} {:>7} {:>6} {:>6.2}",
             r.spec.scenario.name(),
             r.spec.db.name(),
             r.spec.concurrency,
@@ -991,7 +1023,8 @@ fn print_summary(rows: &[Row]) {
             o(r.idle_mib),
             r.ready_ms,
             o(r.statements),
-            r.errors
+            r.errors,
+            r.reference_ms
         );
     }
 }

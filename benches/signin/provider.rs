@@ -28,7 +28,7 @@ use url::form_urlencoded;
 pub const CLIENT_ID: &str = "bench";
 
 /// Pre-generated keys (`openssl genpkey`, see benches/README.md); never used anywhere else.
-const RSA_PEM: &[u8] = include_bytes!("../fixtures/bench_rsa_2048.pem");
+pub const RSA_PEM: &[u8] = include_bytes!("../fixtures/bench_rsa_2048.pem");
 const EC_PEM: &[u8] = include_bytes!("../fixtures/bench_ec_p256.pem");
 const RSA_KID: &str = "bench-rsa-2048";
 const EC_KID: &str = "bench-ec-p256";
