@@ -21,6 +21,9 @@ pub struct FlowState {
     pub return_to: Option<String>,
     /// Unix seconds.
     pub exp: u64,
+    /// Unix nanoseconds when the flow started (orders flows for pruning; sign-ins on
+    /// loopback can start within the same millisecond).
+    pub started_ns: i64,
 }
 
 fn now() -> u64 {
@@ -53,18 +56,18 @@ pub fn prune(app: &AppState, req: &HttpRequest, tenant: &str) -> Vec<Cookie<'sta
     let Ok(cookies) = req.cookies() else {
         return Vec::new();
     };
-    let mut open: Vec<(u64, String)> = cookies
+    let mut open: Vec<(i64, String)> = cookies
         .iter()
         .filter(|c| c.name().starts_with(PREFIX))
         .map(|c| {
             let mut jar = CookieJar::new();
             jar.add_original(c.clone().into_owned());
-            let exp = jar
+            let started = jar
                 .private(&app.flow_key)
                 .get(c.name())
                 .and_then(|o| serde_json::from_str::<FlowState>(o.value()).ok())
-                .map_or(0, |f| f.exp);
-            (exp, c.name().to_owned())
+                .map_or(0, |f| f.started_ns);
+            (started, c.name().to_owned())
         })
         .collect();
     if open.len() < MAX_OPEN_FLOWS {
@@ -94,6 +97,10 @@ impl FlowState {
             verifier,
             return_to,
             exp: now() + app.flow_ttl.as_secs(),
+            started_ns: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as i64)
+                .unwrap_or(0),
         }
     }
 
