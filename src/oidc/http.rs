@@ -65,7 +65,20 @@ impl Http {
     }
 
     async fn send_inner(&self, request: RequestBuilder, what: &str) -> Result<Reply, OidcError> {
-        let mut response = request.send().await.map_err(|e| {
+        // A pooled keep-alive connection the provider closed at the same moment we reused it
+        // fails with "connection closed before message completed". The request never reached
+        // the provider, so it is sent once more on a fresh connection. Timeouts and refused
+        // connections are not retried: they fail fast.
+        let again = request.try_clone();
+        let first = request.send().await;
+        let sent = match (first, again) {
+            (Err(e), Some(again)) if !e.is_timeout() && !e.is_connect() && e.is_request() => {
+                log::debug!("{what} endpoint: retrying after a dropped keep-alive connection");
+                again.send().await
+            }
+            (result, _) => result,
+        };
+        let mut response = sent.map_err(|e| {
             // The cause chain says why (DNS, refused, TLS...); it holds no secrets.
             let mut why = if e.is_timeout() {
                 "timed out".to_owned()
