@@ -9,6 +9,20 @@ pub use return_to::ReturnTo;
 use serde::Serialize;
 use std::fmt;
 
+/// A stored time (Unix milliseconds) as RFC 3339 for people, or "never".
+pub fn when(ms: Option<i64>) -> String {
+    let Some(ms) = ms else {
+        return "never".into();
+    };
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}
+
 /// Longest email we accept (RFC 5321 path limit).
 pub const EMAIL_MAX_LEN: usize = 254;
 

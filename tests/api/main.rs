@@ -14,5 +14,6 @@ mod interop;
 mod oidc_checks;
 mod operations;
 mod process;
+mod provider_calls;
 mod refusals;
 mod signin;

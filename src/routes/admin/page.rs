@@ -4,6 +4,7 @@
 
 use super::handlers::check_report;
 use crate::crypto::constant_time_eq;
+use crate::domain::when;
 use crate::routes::pages::{escape, html};
 use crate::routes::AppState;
 use crate::service::admin::{self, Page};
@@ -80,15 +81,6 @@ fn page(title: &str, who: Option<&Session>, body: &str) -> HttpResponse {
         title,
         &format!("{nav}<main><h1>{}</h1>{body}</main>", escape(title)),
     )
-}
-
-fn when(ms: Option<i64>) -> String {
-    ms.and_then(|ms| time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).ok())
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| "never".into())
 }
 
 #[get("")]

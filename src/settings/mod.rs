@@ -5,9 +5,14 @@
 //! (`JIT_SSO__SECRETS__SESSION_KEY_FILE`); a secret found in a config file stops the start.
 //! Unknown keys, in files or in the environment, stop the start naming the key.
 
+use layers::{apply_env, merge, parse_table, read_optional};
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+mod layers;
+#[cfg(test)]
+mod tests;
 
 const ENV_PREFIX: &str = "JIT_SSO__";
 /// Selects `config/{environment}.toml`; `development` when unset.
@@ -15,7 +20,7 @@ pub const ENVIRONMENT_VAR: &str = "JIT_SSO_ENV";
 /// Where the config folder is; `./config` when unset.
 pub const CONFIG_DIR_VAR: &str = "JIT_SSO_CONFIG_DIR";
 
-const EMBEDDED_DEFAULT: &str = include_str!("../config/default.toml");
+const EMBEDDED_DEFAULT: &str = include_str!("../../config/default.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -268,211 +273,5 @@ impl Settings {
             ));
         }
         Ok(())
-    }
-}
-
-fn read_optional(path: &Path) -> Result<Option<String>, SettingsError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(SettingsError::Read {
-            path: path.display().to_string(),
-            source,
-        }),
-    }
-}
-
-fn parse_table(text: &str, path: &Path) -> Result<toml::Table, SettingsError> {
-    text.parse::<toml::Table>()
-        .map_err(|e| SettingsError::Parse {
-            path: path.display().to_string(),
-            message: e.message().to_owned(),
-        })
-}
-
-fn merge(base: &mut toml::Table, over: toml::Table) {
-    for (key, value) in over {
-        match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            (_, v) => {
-                base.insert(key, v);
-            }
-        }
-    }
-}
-
-/// Applies `JIT_SSO__SECTION__KEY` variables (and `DATABASE_URL`, below them).
-fn apply_env(table: &mut toml::Table, vars: &[(String, String)]) -> Result<(), SettingsError> {
-    let explicit_db_url = vars.iter().any(|(k, _)| k == "JIT_SSO__DATABASE__URL");
-    if !explicit_db_url {
-        if let Some((_, url)) = vars.iter().find(|(k, _)| k == "DATABASE_URL") {
-            set_path(table, &["database", "url"], url, "DATABASE_URL")?;
-        }
-    }
-    for (name, value) in vars {
-        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
-            continue;
-        };
-        let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
-        if path.len() != 2 || path.iter().any(String::is_empty) {
-            return Err(SettingsError::Invalid(format!(
-                "{name} is not a setting: use {ENV_PREFIX}SECTION__KEY"
-            )));
-        }
-        let path: Vec<&str> = path.iter().map(String::as_str).collect();
-        set_path(table, &path, value, name)?;
-    }
-    Ok(())
-}
-
-fn set_path(
-    table: &mut toml::Table,
-    path: &[&str],
-    raw: &str,
-    var: &str,
-) -> Result<(), SettingsError> {
-    let section = table
-        .entry(path[0].to_owned())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    let toml::Value::Table(section) = section else {
-        return Err(SettingsError::Invalid(format!(
-            "{var}: {} is not a section",
-            path[0]
-        )));
-    };
-    let typed = match section.get(path[1]) {
-        Some(toml::Value::Integer(_)) => raw.trim().parse::<i64>().map(toml::Value::Integer).ok(),
-        Some(toml::Value::Boolean(_)) => match raw.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Some(toml::Value::Boolean(true)),
-            "false" | "0" | "no" | "off" => Some(toml::Value::Boolean(false)),
-            _ => None,
-        },
-        _ => Some(toml::Value::String(raw.to_owned())),
-    };
-    let Some(typed) = typed else {
-        return Err(SettingsError::Invalid(format!(
-            "{var} has a value of the wrong type for {}.{}",
-            path[0], path[1]
-        )));
-    };
-    section.insert(path[1].to_owned(), typed);
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
-    }
-
-    fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn every_shipped_config_file_loads() {
-        for entry in std::fs::read_dir(config_dir()).unwrap() {
-            let path = entry.unwrap().path();
-            let env = path.file_stem().unwrap().to_str().unwrap().to_owned();
-            if env == "default" {
-                continue;
-            }
-            let vars = vars(&[("JIT_SSO__HTTP__PUBLIC_URL", "https://sso.example.com")]);
-            let settings = Settings::load_from(&config_dir(), &env, &vars)
-                .unwrap_or_else(|e| panic!("{env}: {e}"));
-            assert_eq!(settings.environment, env);
-        }
-    }
-
-    #[test]
-    fn environment_variables_override_files_with_their_types() {
-        let s = Settings::load_from(
-            &config_dir(),
-            "production",
-            &vars(&[
-                ("JIT_SSO__HTTP__PORT", "9123"),
-                ("JIT_SSO__DEMO__ENABLED", "false"),
-                ("DATABASE_URL", "postgres://ignored"),
-                ("JIT_SSO__DATABASE__URL", "postgres://db/jit"),
-                ("JIT_SSO__HTTP__PUBLIC_URL", "https://sso.example.com"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(s.http.port, 9123);
-        assert_eq!(s.http.host, "0.0.0.0");
-        assert_eq!(s.database.url, "postgres://db/jit");
-    }
-
-    #[test]
-    fn database_url_is_honoured_like_the_diesel_cli() {
-        let s = Settings::load_from(
-            &config_dir(),
-            "development",
-            &vars(&[("DATABASE_URL", "postgres://localhost/x")]),
-        )
-        .unwrap();
-        assert_eq!(s.database.url, "postgres://localhost/x");
-    }
-
-    #[test]
-    fn production_refuses_an_http_public_url_the_demo_and_unknown_environments() {
-        let err = Settings::load_from(&config_dir(), "production", &[]).unwrap_err();
-        assert!(err.to_string().contains("public_url"), "{err}");
-        let err = Settings::load_from(
-            &config_dir(),
-            "production",
-            &vars(&[
-                ("JIT_SSO__HTTP__PUBLIC_URL", "https://x.example"),
-                ("JIT_SSO__DEMO__ENABLED", "true"),
-            ]),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("demo"), "{err}");
-        let err = Settings::load_from(&config_dir(), "prod", &[]).unwrap_err();
-        assert!(err.to_string().contains("names no environment"), "{err}");
-    }
-
-    #[test]
-    fn unknown_keys_are_rejected_by_name() {
-        let err = Settings::load_from(
-            &config_dir(),
-            "development",
-            &vars(&[("JIT_SSO__HTTP__PROT", "1")]),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("prot"), "{err}");
-        let err = Settings::load_from(
-            &config_dir(),
-            "development",
-            &vars(&[("JIT_SSO__HTTP__PORT", "eighty")]),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("JIT_SSO__HTTP__PORT"), "{err}");
-    }
-
-    #[test]
-    fn secrets_are_redacted_and_must_be_long() {
-        let s = Settings::load_from(
-            &config_dir(),
-            "development",
-            &vars(&[(
-                "JIT_SSO__SECRETS__SESSION_KEY",
-                "0123456789abcdef0123456789abcdef-very-secret",
-            )]),
-        )
-        .unwrap();
-        assert!(!format!("{s:?}").contains("very-secret"));
-        assert!(s.secrets.session_key().unwrap().is_some());
-        let short = Settings::load_from(
-            &config_dir(),
-            "development",
-            &vars(&[("JIT_SSO__SECRETS__DATA_KEY", "short")]),
-        )
-        .unwrap();
-        assert!(short.secrets.data_key().is_err());
     }
 }
