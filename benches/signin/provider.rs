@@ -6,32 +6,25 @@
 //! `nonce` and `at_hash`), so the service does all of its work; everything that can be
 //! computed once (keys, discovery, JWKS) is.
 
-use crate::rsa::RsaSigner;
+use crate::provider_tokens::TokenSigner;
 use actix_web::dev::ServerHandle;
 use actix_web::http::header;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::Algorithm;
 use rand::RngCore;
-use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 use url::form_urlencoded;
 
 pub const CLIENT_ID: &str = "bench";
-
-/// Pre-generated keys (`openssl genpkey`, see benches/README.md); never used anywhere else.
-pub const RSA_PEM: &[u8] = include_bytes!("../fixtures/bench_rsa_2048.pem");
-const EC_PEM: &[u8] = include_bytes!("../fixtures/bench_ec_p256.pem");
-const RSA_KID: &str = "bench-rsa-2048";
-const EC_KID: &str = "bench-ec-p256";
+pub use crate::provider_tokens::RSA_PEM;
 
 /// What the authorization step remembers for the token step.
 struct Grant {
@@ -56,35 +49,12 @@ struct Shared {
     redirect_uri: String,
     /// `client_id:client_secret`, as client_secret_basic carries it (both are URL-safe).
     credentials: String,
-    /// The base64url JOSE header, the same for every token.
-    header: String,
-    signer: Signer,
+    /// Signs the ID tokens.
+    tokens: TokenSigner,
     discovery: String,
     jwks: String,
     codes: Mutex<HashMap<String, Grant>>,
     counters: Counters,
-}
-
-enum Signer {
-    /// RS256, parsed once (see rsa.rs).
-    Rsa(Box<RsaSigner>),
-    /// Through jsonwebtoken: ES256 (and RS256 in unoptimized builds).
-    Jwt(EncodingKey, Algorithm),
-}
-
-impl Shared {
-    /// A compact JWS of `claims` with the provider's header and key.
-    fn sign(&self, claims: &impl Serialize) -> String {
-        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims"));
-        let input = format!("{}.{payload}", self.header);
-        let signature = match &self.signer {
-            Signer::Rsa(rsa) => URL_SAFE_NO_PAD.encode(rsa.sign(input.as_bytes())),
-            Signer::Jwt(key, alg) => {
-                jsonwebtoken::crypto::sign(input.as_bytes(), key, *alg).expect("a signature")
-            }
-        };
-        format!("{input}.{signature}")
-    }
 }
 
 pub struct Provider {
@@ -98,20 +68,6 @@ fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn jwk(key: &EncodingKey, alg: Algorithm, kid: &str) -> Jwk {
-    let mut jwk = Jwk::from_encoding_key(key, alg).expect("JWK of a benchmark key");
-    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-    jwk.common.key_id = Some(kid.to_owned());
-    jwk
-}
-
 impl Provider {
     /// Starts the provider on 127.0.0.1 (a free port) with `workers` server threads. It
     /// accepts only `redirect_uri` and the client `bench` with `client_secret`.
@@ -123,28 +79,7 @@ impl Provider {
     ) -> Provider {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the benchmark provider");
         let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let rsa = EncodingKey::from_rsa_pem(RSA_PEM).expect("benches/fixtures RSA key");
-        let ec = EncodingKey::from_ec_pem(EC_PEM).expect("benches/fixtures EC key");
-        // Both keys are published, as providers publish several; one signs.
-        let jwks = json!({ "keys": [jwk(&rsa, Algorithm::RS256, RSA_KID), jwk(&ec, Algorithm::ES256, EC_KID)] })
-            .to_string();
-        let (signer, kid) = match alg {
-            Algorithm::RS256 => {
-                // Built (and checked against jsonwebtoken) in every build; used when optimized:
-                // unoptimized, it is slower than jsonwebtoken's optimized dependency code.
-                let fast = RsaSigner::new(RSA_PEM).expect("the fast RS256 signer");
-                let signer = match cfg!(debug_assertions) {
-                    false => Signer::Rsa(Box::new(fast)),
-                    true => Signer::Jwt(rsa, alg),
-                };
-                (signer, RSA_KID)
-            }
-            Algorithm::ES256 => (Signer::Jwt(ec, alg), EC_KID),
-            other => panic!("the benchmark provider signs RS256 or ES256, not {other:?}"),
-        };
-        let mut head = Header::new(alg);
-        head.kid = Some(kid.to_owned());
-        let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&head).expect("JOSE header"));
+        let (tokens, jwks) = TokenSigner::new(alg);
         let discovery = json!({
             "issuer": issuer,
             "authorization_endpoint": format!("{issuer}/authorize"),
@@ -166,8 +101,7 @@ impl Provider {
             issuer,
             redirect_uri: redirect_uri.to_owned(),
             credentials: format!("{CLIENT_ID}:{client_secret}"),
-            header,
-            signer,
+            tokens,
             discovery,
             jwks,
             codes: Mutex::new(HashMap::new()),
@@ -305,22 +239,6 @@ async fn authorize(op: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
         .finish()
 }
 
-#[derive(Serialize)]
-struct IdTokenClaims<'a> {
-    iss: &'a str,
-    sub: String,
-    aud: &'a str,
-    iat: u64,
-    exp: u64,
-    nonce: &'a str,
-    at_hash: String,
-    email: &'a str,
-    email_verified: bool,
-    given_name: &'a str,
-    family_name: &'a str,
-    name: String,
-}
-
 /// Code exchange: client_secret_basic, single-use code, PKCE S256, a signed ID token.
 async fn token(op: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     op.counters.token.fetch_add(1, Ordering::Relaxed);
@@ -372,24 +290,9 @@ async fn token(op: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> Htt
         return refuse(&op, 400, "invalid_grant", "PKCE verification failed");
     }
     let access_token = random_token();
-    let digest = Sha256::digest(access_token.as_bytes());
-    let local = grant.login_hint.split('@').next().unwrap_or("someone");
-    let now = now_secs();
-    let claims = IdTokenClaims {
-        iss: &op.issuer,
-        sub: format!("bench|{local}"),
-        aud: CLIENT_ID,
-        iat: now,
-        exp: now + 300,
-        nonce: &grant.nonce,
-        at_hash: URL_SAFE_NO_PAD.encode(&digest[..16]),
-        email: &grant.login_hint,
-        email_verified: true,
-        given_name: "Bench",
-        family_name: local,
-        name: format!("Bench {local}"),
-    };
-    let id_token = op.sign(&claims);
+    let id_token = op
+        .tokens
+        .id_token(&op.issuer, &grant.login_hint, &grant.nonce, &access_token);
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({
