@@ -90,6 +90,7 @@ fn init_logging(format: &str) {
 
 #[actix_web::main]
 async fn main() -> ExitCode {
+    jit_sso::oidc::install_crypto();
     let cli = Cli::parse();
     let mut settings = match Settings::load() {
         Ok(s) => s,

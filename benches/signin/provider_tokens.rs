@@ -26,9 +26,9 @@ pub struct TokenSigner {
 }
 
 enum Signer {
-    /// RS256, parsed once (see rsa.rs).
+    /// RS256 through ring, the key parsed once (see rsa.rs).
     Rsa(Box<RsaSigner>),
-    /// Through jsonwebtoken: ES256 (and RS256 in unoptimized builds).
+    /// ES256 through jsonwebtoken.
     Jwt(EncodingKey, Algorithm),
 }
 
@@ -42,14 +42,8 @@ impl TokenSigner {
             .to_string();
         let (signer, kid) = match alg {
             Algorithm::RS256 => {
-                // Built (and checked against jsonwebtoken) in every build; used when optimized:
-                // unoptimized, it is slower than jsonwebtoken's optimized dependency code.
-                let fast = RsaSigner::new(RSA_PEM).expect("the fast RS256 signer");
-                let signer = match cfg!(debug_assertions) {
-                    false => Signer::Rsa(Box::new(fast)),
-                    true => Signer::Jwt(rsa, alg),
-                };
-                (signer, RSA_KID)
+                let fast = RsaSigner::new(RSA_PEM).expect("the RS256 signer (see rsa.rs)");
+                (Signer::Rsa(Box::new(fast)), RSA_KID)
             }
             Algorithm::ES256 => (Signer::Jwt(ec, alg), EC_KID),
             other => panic!("the benchmark provider signs RS256 or ES256, not {other:?}"),
