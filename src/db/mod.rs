@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod profiles;
 pub mod schema;
+pub mod sign_in;
 pub mod staff;
 pub mod tenants;
 
@@ -15,7 +16,10 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Semaphore;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -106,15 +110,29 @@ impl Target {
 
 struct Manager(Target);
 
+/// A pooled connection and what the pool needs to decide whether to test it.
+pub struct Pooled {
+    conn: AnyConnection,
+    /// When a caller last gave it back without an error.
+    healthy_at: Instant,
+    /// The last caller got an error: the connection may be dead; test before reuse.
+    suspect: bool,
+}
+
+/// A connection used successfully this recently is handed out without a `SELECT 1`:
+/// under load every checkout would otherwise cost a round trip. Idle connections, and
+/// any connection whose last use failed, are still tested (as HikariCP's bypass window).
+const TRUSTED_FOR: Duration = Duration::from_millis(500);
+
 impl ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
-        match &self.0 {
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        let conn = match &self.0 {
             Target::Postgres(url) => diesel::PgConnection::establish(url)
                 .map(AnyConnection::Postgresql)
-                .map_err(r2d2::Error::ConnectionError),
+                .map_err(r2d2::Error::ConnectionError)?,
             Target::Sqlite(path) => {
                 let mut conn = diesel::SqliteConnection::establish(path)
                     .map_err(r2d2::Error::ConnectionError)?;
@@ -123,17 +141,28 @@ impl ManageConnection for Manager {
                      PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
-                Ok(AnyConnection::Sqlite(conn))
+                AnyConnection::Sqlite(conn)
             }
+        };
+        Ok(Pooled {
+            conn,
+            healthy_at: Instant::now(),
+            suspect: false,
+        })
+    }
+
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), r2d2::Error> {
+        if !pooled.suspect && pooled.healthy_at.elapsed() < TRUSTED_FOR {
+            return Ok(());
         }
+        pooled.conn.ping().map_err(r2d2::Error::QueryError)?;
+        pooled.suspect = false;
+        pooled.healthy_at = Instant::now();
+        Ok(())
     }
 
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        std::thread::panicking() || pooled.conn.is_broken()
     }
 }
 
@@ -143,8 +172,13 @@ pub struct Db {
     pool: r2d2::Pool<Manager>,
     probe: r2d2::Pool<Manager>,
     backend: Backend,
+    /// One permit per pooled connection: callers wait here, on the async side, so the
+    /// blocking pool never holds more threads than there are connections to use.
+    permits: Arc<Semaphore>,
     /// Callers waiting for a pooled connection right now.
-    waiting: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    waiting: Arc<AtomicU32>,
+    /// How long a caller waits for a connection before the sign-in is answered 503.
+    timeout: Duration,
 }
 
 impl Db {
@@ -174,7 +208,9 @@ impl Db {
             pool,
             probe,
             backend,
+            permits: Arc::new(Semaphore::new(pool_size as usize)),
             waiting: Default::default(),
+            timeout,
         })
     }
 
@@ -189,15 +225,33 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        let permit = {
+            self.waiting.fetch_add(1, Relaxed);
+            let permit = tokio::time::timeout(self.timeout, self.permits.clone().acquire_owned());
+            let permit = permit.await;
+            self.waiting.fetch_sub(1, Relaxed);
+            match permit {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_)) => {
+                    return Err(DbError::Unavailable("database pool closed".into()).into())
+                }
+                Err(_) => {
+                    let waited = format!("no database connection free within {:?}", self.timeout);
+                    return Err(DbError::Unavailable(waited).into());
+                }
+            }
+        };
         let pool = self.pool.clone();
-        let waiting = self.waiting.clone();
         actix_web::web::block(move || {
-            use std::sync::atomic::Ordering::Relaxed;
-            waiting.fetch_add(1, Relaxed);
+            let _permit = permit;
             let got = pool.get();
-            waiting.fetch_sub(1, Relaxed);
-            let mut conn = got.map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
-            f(&mut conn)
+            let mut pooled = got.map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
+            let result = f(&mut pooled.conn);
+            // Refusals are `Ok`; an `Err` is a database error or a rolled-back write, after
+            // which the connection is tested before anyone else gets it.
+            pooled.suspect = result.is_err();
+            pooled.healthy_at = Instant::now();
+            result
         })
         .await
         .map_err(|_| E::from(DbError::Unavailable("blocking pool closed".into())))?
@@ -212,10 +266,10 @@ impl Db {
     pub async fn check_ready(&self) -> Result<(), DbError> {
         let probe = self.probe.clone();
         actix_web::web::block(move || {
-            let mut conn = probe
+            let mut pooled = probe
                 .get()
                 .map_err(|e| DbError::Unavailable(e.to_string()))?;
-            let pending = match &mut *conn {
+            let pending = match &mut pooled.conn {
                 AnyConnection::Postgresql(c) => c.has_pending_migration(PG_MIGRATIONS),
                 AnyConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
             }
@@ -231,7 +285,7 @@ impl Db {
     }
 
     pub fn waiting(&self) -> u32 {
-        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
+        self.waiting.load(Relaxed)
     }
 
     pub fn max_size(&self) -> u32 {
