@@ -11,7 +11,7 @@ use crate::service::tenants;
 use crate::settings::Settings;
 use actix_web::cookie::Key;
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
+use actix_web::middleware::{from_fn, Condition, DefaultHeaders, Logger};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use std::net::TcpListener;
@@ -109,6 +109,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        crate::oidc::install_crypto();
         let keys = Keys::from_settings(&settings)?;
         let db = open_database(&settings).await?;
         let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
@@ -194,6 +195,9 @@ impl Application {
             None
         };
         let log_probes = settings.log.probes;
+        // The access log renders a line per request; skip even that when it is filtered out.
+        let log_requests =
+            log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
         let mut server = HttpServer::new(move || {
             let mut logger = Logger::new("%{method}xi %U %s %Dms request_id=%{x-request-id}o")
                 .custom_request_replace("method", |req| req.method().to_string());
@@ -214,7 +218,7 @@ impl Application {
                 )
                 // The logger is outermost so that it sees the request id header.
                 .wrap(from_fn(request_id_middleware))
-                .wrap(logger)
+                .wrap(Condition::new(log_requests, logger))
                 .configure(|cfg| configure(cfg, demo_enabled))
                 .configure(|cfg| {
                     if metrics_here {
