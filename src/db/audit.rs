@@ -29,11 +29,16 @@ pub struct NewAuditEvent<'a> {
 }
 
 pub fn insert(conn: &mut AnyConnection, event: &NewAuditEvent<'_>) -> QueryResult<()> {
+    insert_at(conn, now_millis(), event)
+}
+
+/// Records `event` as having happened at `at` (milliseconds since the epoch).
+pub fn insert_at(conn: &mut AnyConnection, at: i64, event: &NewAuditEvent<'_>) -> QueryResult<()> {
     diesel::insert_into(audit_events::table)
         .values((
             audit_events::id.eq(new_id()),
             audit_events::tenant_id.eq(event.tenant_id),
-            audit_events::occurred_at.eq(now_millis()),
+            audit_events::occurred_at.eq(at),
             audit_events::kind.eq(event.kind),
             audit_events::actor.eq(event.actor),
             audit_events::profile_id.eq(event.profile_id),

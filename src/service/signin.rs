@@ -7,6 +7,7 @@
 
 use crate::db::audit::{self, NewAuditEvent};
 use crate::db::profiles::{self, NewProfileRow, ProfileRow};
+use crate::db::sign_in;
 use crate::db::tenants::{self, TenantRow};
 use crate::db::{
     insert_tolerating_conflict, new_id, now_millis, write_transaction, AnyConnection, Db, DbError,
@@ -93,16 +94,17 @@ pub async fn sign_in(
     request_id: Option<String>,
 ) -> Result<Outcome, DbError> {
     db.run(move |conn| {
+        let ctx = Ctx {
+            tenant: &tenant,
+            identity: &identity,
+            request_id: request_id.as_deref(),
+        };
+        if let Some(outcome) = ctx.returning(conn)? {
+            return Ok(outcome);
+        }
         // A lost insert race is resolved by reading again; a few rounds are plenty.
         for _ in 0..5 {
-            let attempt = write_transaction(conn, |conn| {
-                let ctx = Ctx {
-                    tenant: &tenant,
-                    identity: &identity,
-                    request_id: request_id.as_deref(),
-                };
-                ctx.decide(conn)
-            })?;
+            let attempt = write_transaction(conn, |conn| ctx.decide(conn))?;
             if let Some(outcome) = attempt {
                 return Ok(outcome);
             }
@@ -128,27 +130,73 @@ fn admitted(profile: ProfileRow, decision: Decision) -> Result<Option<Outcome>, 
 }
 
 impl Ctx<'_> {
+    /// The event that says who this is, with `details` plus the issuer and subject.
+    fn event<'e>(
+        &'e self,
+        kind: &'e str,
+        profile_id: Option<&'e str>,
+        mut details: serde_json::Value,
+    ) -> NewAuditEvent<'e> {
+        details["issuer"] = json!(self.identity.issuer);
+        details["subject"] = json!(self.identity.subject);
+        NewAuditEvent {
+            tenant_id: Some(&self.tenant.id),
+            kind,
+            actor: "sign-in",
+            profile_id,
+            request_id: self.request_id,
+            details,
+        }
+    }
+
     fn audit(
         &self,
         conn: &mut AnyConnection,
         kind: &str,
         profile_id: Option<&str>,
-        mut details: serde_json::Value,
+        details: serde_json::Value,
     ) -> Result<(), DbError> {
-        details["issuer"] = json!(self.identity.issuer);
-        details["subject"] = json!(self.identity.subject);
-        audit::insert(
-            conn,
-            &NewAuditEvent {
-                tenant_id: Some(&self.tenant.id),
-                kind,
-                actor: "sign-in",
-                profile_id,
-                request_id: self.request_id,
-                details,
-            },
-        )?;
+        audit::insert(conn, &self.event(kind, profile_id, details))?;
         Ok(())
+    }
+
+    /// The common case, outside any transaction: a linked, active profile whose email and
+    /// names are unchanged is signed in with one read and one write. `None` sends every
+    /// other case (and a profile deactivated in between) to [`Ctx::decide`].
+    fn returning(&self, conn: &mut AnyConnection) -> Result<Option<Outcome>, DbError> {
+        let (tenant, identity) = (self.tenant, self.identity);
+        let email = match trusted_email(tenant, identity) {
+            Err(EmailProblem::DomainNotAllowed) => return Ok(None),
+            email => email.ok(),
+        };
+        let Some(mut profile) =
+            profiles::find_by_identity(conn, &tenant.id, &identity.issuer, &identity.subject)?
+        else {
+            return Ok(None);
+        };
+        let unchanged = profile.status == STATUS_ACTIVE
+            && email.is_none_or(|e| e.normalized() == profile.email_normalized)
+            && self.synced_names(&profile).is_none();
+        if !unchanged || !self.record_sign_in(conn, &mut profile)? {
+            return Ok(None);
+        }
+        admitted(profile, Decision::SignedIn)
+    }
+
+    /// Sets the last-sign-in time and audits "signed_in"; false if the profile is no longer
+    /// active (nothing written).
+    fn record_sign_in(
+        &self,
+        conn: &mut AnyConnection,
+        profile: &mut ProfileRow,
+    ) -> Result<bool, DbError> {
+        let now = now_millis();
+        let event = self.event("signed_in", Some(&profile.id), json!({}));
+        if !sign_in::record(conn, now, &event)? {
+            return Ok(false);
+        }
+        profile.last_sign_in_at = Some(now);
+        Ok(true)
     }
 
     fn refuse(
@@ -215,14 +263,15 @@ impl Ctx<'_> {
         if let Some(email) = email.filter(|e| e.normalized() != profile.email_normalized) {
             self.follow_email_change(conn, &mut profile, &email)?;
         }
-        if self.tenant.sync_names {
-            self.sync_names(conn, &mut profile)?;
+        if let Some((first, last)) = self.synced_names(&profile) {
+            self.update_names(conn, &mut profile, first, last)?;
         }
-        let now = now_millis();
-        profiles::touch_sign_in(conn, &profile.id, now)?;
-        profile.last_sign_in_at = Some(now);
-        if decision == Decision::SignedIn {
-            self.audit(conn, "signed_in", Some(&profile.id), json!({}))?;
+        if decision == Decision::Linked {
+            let now = now_millis();
+            profiles::touch_sign_in(conn, &profile.id, now)?;
+            profile.last_sign_in_at = Some(now);
+        } else if !self.record_sign_in(conn, &mut profile)? {
+            return self.refuse(conn, Refusal::Deactivated, Some(&profile.id));
         }
         admitted(profile, decision)
     }
@@ -251,12 +300,12 @@ impl Ctx<'_> {
         self.audit(conn, "email_changed", Some(&profile.id), change)
     }
 
-    /// Updates names that changed at the provider; an empty claim never wipes a value.
-    fn sync_names(
-        &self,
-        conn: &mut AnyConnection,
-        profile: &mut ProfileRow,
-    ) -> Result<(), DbError> {
+    /// The names to store when the tenant follows name changes and the provider's differ;
+    /// an empty claim never wipes a value.
+    fn synced_names(&self, profile: &ProfileRow) -> Option<(String, String)> {
+        if !self.tenant.sync_names {
+            return None;
+        }
         let (first, last) = names(self.tenant, self.identity);
         let first = if first.is_empty() {
             profile.first_name.clone()
@@ -268,9 +317,16 @@ impl Ctx<'_> {
         } else {
             last
         };
-        if first == profile.first_name && last == profile.last_name {
-            return Ok(());
-        }
+        (first != profile.first_name || last != profile.last_name).then_some((first, last))
+    }
+
+    fn update_names(
+        &self,
+        conn: &mut AnyConnection,
+        profile: &mut ProfileRow,
+        first: String,
+        last: String,
+    ) -> Result<(), DbError> {
         profiles::update_names(conn, &profile.id, &first, &last)?;
         let details = json!({
             "old": [profile.first_name, profile.last_name],
