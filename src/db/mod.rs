@@ -367,7 +367,12 @@ pub fn insert_tolerating_conflict<T, F>(
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, DieselError>,
 {
-    match conn.transaction(f) {
+    conflict_as_none(conn.transaction(f))
+}
+
+/// A uniqueness conflict as `Ok(None)` ("already there"), any other error as it is.
+pub fn conflict_as_none<T>(result: QueryResult<T>) -> Result<Option<T>, DbError> {
+    match result {
         Ok(v) => Ok(Some(v)),
         Err(e) if is_unique_violation(&e) => Ok(None),
         Err(e) => Err(e.into()),

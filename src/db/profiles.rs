@@ -43,6 +43,27 @@ pub struct NewProfileRow {
     pub sessions_revoked_at: Option<i64>,
 }
 
+impl From<NewProfileRow> for ProfileRow {
+    fn from(r: NewProfileRow) -> ProfileRow {
+        ProfileRow {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            email: r.email,
+            email_normalized: r.email_normalized,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            role: r.role,
+            locale: r.locale,
+            time_zone: r.time_zone,
+            status: r.status,
+            created_via: r.created_via,
+            created_at: r.created_at,
+            last_sign_in_at: r.last_sign_in_at,
+            sessions_revoked_at: r.sessions_revoked_at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = identities)]
 pub struct IdentityRow {

@@ -8,9 +8,10 @@
 use crate::db::audit::{self, NewAuditEvent};
 use crate::db::profiles::{self, NewProfileRow, ProfileRow};
 use crate::db::sign_in;
-use crate::db::tenants::{self, TenantRow};
+use crate::db::tenants::TenantRow;
 use crate::db::{
-    insert_tolerating_conflict, new_id, now_millis, write_transaction, AnyConnection, Db, DbError,
+    conflict_as_none, insert_tolerating_conflict, new_id, now_millis, write_transaction,
+    AnyConnection, Db, DbError,
 };
 use crate::domain::{CreatedVia, Email, VerifiedIdentity, STATUS_ACTIVE};
 use crate::service::claims::{names, trusted_email, EmailProblem};
@@ -99,8 +100,14 @@ pub async fn sign_in(
             identity: &identity,
             request_id: request_id.as_deref(),
         };
-        if let Some(outcome) = ctx.returning(conn)? {
-            return Ok(outcome);
+        match ctx.returning(conn)? {
+            Shortcut::Done(outcome) => return Ok(outcome),
+            Shortcut::NotLinked => {
+                if let Some(outcome) = ctx.first_sign_in(conn)? {
+                    return Ok(outcome);
+                }
+            }
+            Shortcut::NeedsDecision => {}
         }
         // A lost insert race is resolved by reading again; a few rounds are plenty.
         for _ in 0..5 {
@@ -114,6 +121,15 @@ pub async fn sign_in(
         ))
     })
     .await
+}
+
+/// What the one-statement paths of [`Ctx::returning`] left to do.
+enum Shortcut {
+    Done(Outcome),
+    /// No profile is linked to this identity.
+    NotLinked,
+    /// A case for the full decision.
+    NeedsDecision,
 }
 
 struct Ctx<'a> {
@@ -161,42 +177,73 @@ impl Ctx<'_> {
     }
 
     /// The common case, outside any transaction: a linked, active profile whose email and
-    /// names are unchanged is signed in with one read and one write. `None` sends every
-    /// other case (and a profile deactivated in between) to [`Ctx::decide`].
-    fn returning(&self, conn: &mut AnyConnection) -> Result<Option<Outcome>, DbError> {
+    /// names are unchanged is signed in by one statement that finds it, records the sign-in
+    /// and audits it. Every other case goes on to the full decision.
+    fn returning(&self, conn: &mut AnyConnection) -> Result<Shortcut, DbError> {
         let (tenant, identity) = (self.tenant, self.identity);
         let email = match trusted_email(tenant, identity) {
-            Err(EmailProblem::DomainNotAllowed) => return Ok(None),
+            Err(EmailProblem::DomainNotAllowed) => return Ok(Shortcut::NeedsDecision),
             email => email.ok(),
         };
-        let Some(mut profile) =
-            profiles::find_by_identity(conn, &tenant.id, &identity.issuer, &identity.subject)?
-        else {
-            return Ok(None);
+        let (first, last) = match tenant.sync_names {
+            true => names(tenant, identity),
+            false => Default::default(),
         };
-        let unchanged = profile.status == STATUS_ACTIVE
-            && email.is_none_or(|e| e.normalized() == profile.email_normalized)
-            && self.synced_names(&profile).is_none();
-        if !unchanged || !self.record_sign_in(conn, &mut profile)? {
-            return Ok(None);
-        }
-        admitted(profile, Decision::SignedIn)
+        let expected = sign_in::Expected {
+            email_normalized: email.as_ref().map(Email::normalized),
+            first_name: Some(first.as_str()).filter(|n| !n.is_empty()),
+            last_name: Some(last.as_str()).filter(|n| !n.is_empty()),
+        };
+        let event = self.event("signed_in", None, json!({}));
+        let found = sign_in::returning(conn, self.key(), expected, now_millis(), &event)?;
+        Ok(match found {
+            sign_in::Returning::Recorded(profile) => Shortcut::Done(Outcome::Admitted {
+                profile: Box::new(profile),
+                decision: Decision::SignedIn,
+            }),
+            sign_in::Returning::Unknown => Shortcut::NotLinked,
+            sign_in::Returning::Undecided(_) => Shortcut::NeedsDecision,
+        })
     }
 
-    /// Sets the last-sign-in time and audits "signed_in"; false if the profile is no longer
-    /// active (nothing written).
-    fn record_sign_in(
-        &self,
-        conn: &mut AnyConnection,
-        profile: &mut ProfileRow,
-    ) -> Result<bool, DbError> {
-        let now = now_millis();
-        let event = self.event("signed_in", Some(&profile.id), json!({}));
-        if !sign_in::record(conn, now, &event)? {
-            return Ok(false);
+    /// A first sign-in with JIT on, a trusted email and no profile with it: the profile, its
+    /// link, roster membership and audit event in one statement. `None` when another case
+    /// applies or a concurrent sign-in took the email or identity first.
+    fn first_sign_in(&self, conn: &mut AnyConnection) -> Result<Option<Outcome>, DbError> {
+        let Ok(email) = trusted_email(self.tenant, self.identity) else {
+            return Ok(None);
+        };
+        if !self.tenant.jit_enabled
+            || profiles::find_by_email(conn, &self.tenant.id, email.normalized())?.is_some()
+        {
+            return Ok(None);
         }
-        profile.last_sign_in_at = Some(now);
-        Ok(true)
+        let row = new_profile(self.tenant, self.identity, &email, now_millis());
+        let event = self.created_event(&row);
+        let created = sign_in::create(
+            conn,
+            &row,
+            &self.identity.issuer,
+            &self.identity.subject,
+            &event,
+        );
+        match conflict_as_none(created)? {
+            Some(()) => admitted(row.into(), Decision::Created),
+            None => Ok(None),
+        }
+    }
+
+    fn key(&self) -> sign_in::IdentityKey<'_> {
+        sign_in::IdentityKey {
+            tenant_id: &self.tenant.id,
+            issuer: &self.identity.issuer,
+            subject: &self.identity.subject,
+        }
+    }
+
+    fn created_event<'e>(&'e self, row: &'e NewProfileRow) -> NewAuditEvent<'e> {
+        let details = json!({ "email": row.email, "via": "jit" });
+        self.event("profile_created", Some(&row.id), details)
     }
 
     fn refuse(
@@ -266,12 +313,11 @@ impl Ctx<'_> {
         if let Some((first, last)) = self.synced_names(&profile) {
             self.update_names(conn, &mut profile, first, last)?;
         }
-        if decision == Decision::Linked {
-            let now = now_millis();
-            profiles::touch_sign_in(conn, &profile.id, now)?;
-            profile.last_sign_in_at = Some(now);
-        } else if !self.record_sign_in(conn, &mut profile)? {
-            return self.refuse(conn, Refusal::Deactivated, Some(&profile.id));
+        let now = now_millis();
+        profiles::touch_sign_in(conn, &profile.id, now)?;
+        profile.last_sign_in_at = Some(now);
+        if decision == Decision::SignedIn {
+            self.audit(conn, "signed_in", Some(&profile.id), json!({}))?;
         }
         admitted(profile, decision)
     }
@@ -378,28 +424,16 @@ impl Ctx<'_> {
 
     /// JIT: the profile, its link, its roster membership and the audit event, together.
     fn create(&self, conn: &mut AnyConnection, email: &Email) -> Result<Option<Outcome>, DbError> {
-        let (tenant, identity) = (self.tenant, self.identity);
-        let row = new_profile(tenant, identity, email, now_millis());
+        let row = new_profile(self.tenant, self.identity, email, now_millis());
+        let event = self.created_event(&row);
+        let (issuer, subject) = (&self.identity.issuer, &self.identity.subject);
         let created = insert_tolerating_conflict(conn, |c| {
-            profiles::insert(c, &row)?;
-            profiles::insert_identity(c, &tenant.id, &identity.issuer, &identity.subject, &row.id)?;
-            if let Some(group) = tenants::default_group(c, &tenant.id)? {
-                profiles::insert_membership(c, &group.id, &row.id)?;
-            }
-            Ok(())
+            sign_in::create(c, &row, issuer, subject, &event)
         })?;
         if created.is_none() {
             return Ok(None);
         }
-        self.audit(
-            conn,
-            "profile_created",
-            Some(&row.id),
-            json!({ "email": row.email, "via": "jit" }),
-        )?;
-        let profile = profiles::find_by_id(conn, &row.id)?
-            .ok_or_else(|| DbError::Unavailable("profile vanished after insert".into()))?;
-        admitted(profile, Decision::Created)
+        admitted(row.into(), Decision::Created)
     }
 }
 

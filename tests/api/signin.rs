@@ -65,6 +65,27 @@ on_both_databases! {
 }
 
 on_both_databases! {
+    async fn a_returning_sign_in_is_audited_once_with_who_and_when(app) {
+        app.add_tenant("acme", true).await;
+        assert_eq!(app.sign_in("acme", alice()).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.sign_in("acme", alice()).await.status(), StatusCode::SEE_OTHER);
+        let p = app.profiles("acme").await[0].clone();
+        let trail = jit_sso::service::tenants::audit_trail(&app.db, "acme", 100).await.unwrap();
+        let signed_in: Vec<_> = trail.iter().filter(|e| e.kind == "signed_in").collect();
+        assert_eq!(signed_in.len(), 1, "the first sign-in is audited as profile_created only");
+        let e = signed_in[0];
+        assert_eq!(e.profile_id.as_deref(), Some(p.id.as_str()));
+        assert_eq!(e.actor, "sign-in");
+        assert_eq!(Some(e.occurred_at), p.last_sign_in_at);
+        let details: serde_json::Value = serde_json::from_str(&e.details).unwrap();
+        assert_eq!(details["subject"], "sub-alice");
+        assert!(details["issuer"].as_str().is_some_and(|i| i.starts_with("http://127.0.0.1:")));
+        let created = trail.iter().find(|e| e.kind == "profile_created").expect("creation audited");
+        assert_eq!(Some(created.occurred_at), Some(p.created_at));
+    }
+}
+
+on_both_databases! {
     async fn jit_off_refuses_an_unknown_person_with_a_clear_page_and_writes_no_profile(app) {
         app.add_tenant("acme", false).await;
         let resp = app.sign_in("acme", alice()).await;
