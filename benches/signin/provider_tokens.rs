@@ -26,7 +26,7 @@ pub struct TokenSigner {
 }
 
 enum Signer {
-    /// RS256 through ring, the key parsed once (see rsa.rs).
+    /// RS256 through OpenSSL, the key parsed once (see rsa.rs).
     Rsa(Box<RsaSigner>),
     /// ES256 through jsonwebtoken.
     Jwt(EncodingKey, Algorithm),

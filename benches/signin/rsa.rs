@@ -1,50 +1,41 @@
-//! The benchmark provider's RS256 signer: `ring`'s RSA, with the key parsed once.
+//! The benchmark provider's RS256 signer: the system's OpenSSL, with the key parsed once.
 //!
-//! jsonwebtoken's RustCrypto backend parses the private key again and signs with generic
-//! constant-time big integers: 2-4 ms of CPU per ID token here, more than the service spends
-//! on a whole sign-in, so the provider would measure itself. `ring` (already in the build for
-//! TLS and for the service's RSA verification) signs with its assembly Montgomery code.
-//! PKCS#1 v1.5 signatures are deterministic, so [`RsaSigner::new`] checks itself against
-//! jsonwebtoken byte for byte.
+//! Signing an RS256 ID token is the provider's main work, and on a 2-core machine every
+//! microsecond it spends is taken from the service being measured. jsonwebtoken's RustCrypto
+//! backend needs 2-4 ms per signature here and ring about 0.6-0.9 ms; OpenSSL's RSA code
+//! (AVX-512 IFMA where the CPU has it) about 0.4 ms. OpenSSL is a dev-dependency only: the
+//! service never links it for signing. PKCS#1 v1.5 signatures are deterministic, so
+//! [`RsaSigner::new`] checks itself against jsonwebtoken byte for byte.
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ring::rand::SystemRandom;
-use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::sign::Signer;
 
 pub struct RsaSigner {
-    key: RsaKeyPair,
-    rng: SystemRandom,
+    key: PKey<Private>,
 }
 
 impl RsaSigner {
-    /// Parses a PKCS#8 PEM RSA key and checks one signature against jsonwebtoken.
+    /// Parses a PEM RSA key and checks one signature against jsonwebtoken.
     pub fn new(pem: &[u8]) -> Result<RsaSigner, String> {
-        let text = std::str::from_utf8(pem).map_err(|e| e.to_string())?;
-        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-        let der = STANDARD.decode(body).map_err(|e| e.to_string())?;
-        let key = RsaKeyPair::from_pkcs8(&der).map_err(|e| e.to_string())?;
-        let signer = RsaSigner {
-            key,
-            rng: SystemRandom::new(),
-        };
+        let key = PKey::private_key_from_pem(pem).map_err(|e| e.to_string())?;
+        let signer = RsaSigner { key };
         let reference = jsonwebtoken::EncodingKey::from_rsa_pem(pem).map_err(|e| e.to_string())?;
         let msg = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaGVjayJ9";
         let theirs = jsonwebtoken::crypto::sign(msg, &reference, jsonwebtoken::Algorithm::RS256)
             .map_err(|e| e.to_string())?;
         if URL_SAFE_NO_PAD.encode(signer.sign(msg)) != theirs {
-            return Err("ring's RS256 signature differs from jsonwebtoken's".into());
+            return Err("OpenSSL's RS256 signature differs from jsonwebtoken's".into());
         }
         Ok(signer)
     }
 
     /// The RS256 signature of `msg`.
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
-        let mut sig = vec![0u8; self.key.public().modulus_len()];
-        self.key
-            .sign(&RSA_PKCS1_SHA256, &self.rng, msg, &mut sig)
-            .expect("an RSA signature");
-        sig
+        let mut signer = Signer::new(MessageDigest::sha256(), &self.key).expect("an RSA signer");
+        signer.sign_oneshot_to_vec(msg).expect("an RSA signature")
     }
 }
 
@@ -63,7 +54,7 @@ pub fn time_signer() {
         t.elapsed() / n
     };
     let rs256 = jsonwebtoken::Algorithm::RS256;
-    let ring_sign = per(200, &|| drop(std::hint::black_box(ours.sign(msg))));
+    let openssl_sign = per(200, &|| drop(std::hint::black_box(ours.sign(msg))));
     let jwt_sign = per(20, &|| {
         drop(std::hint::black_box(jsonwebtoken::crypto::sign(
             msg, &key, rs256,
@@ -92,7 +83,7 @@ pub fn time_signer() {
         components.verify(params, msg, &raw).expect("valid");
     });
     println!(
-        "RS256 signature: ring {ring_sign:?}, jsonwebtoken {jwt_sign:?}; \
+        "RS256 signature: OpenSSL {openssl_sign:?}, jsonwebtoken {jwt_sign:?}; \
          verification: jsonwebtoken/RustCrypto {rust_crypto:?}, ring (the service's backend) {with_ring:?}"
     );
 }

@@ -291,7 +291,16 @@ pub async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
 fn start_perf(pid: u32, dir: &Path, label: &str) -> Option<std::process::Child> {
     let out = dir.join(format!("perf-{label}.data"));
     let child = std::process::Command::new("perf")
-        .args(["record", "-F", "999", "-g", "-p", &pid.to_string(), "-o"])
+        .args([
+            "record",
+            "-F",
+            "499",
+            "--call-graph",
+            "dwarf,16384",
+            "-p",
+            &pid.to_string(),
+            "-o",
+        ])
         .arg(&out)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
