@@ -334,23 +334,43 @@ where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
     E: From<DbError>,
 {
+    writing(conn, f, |e| E::from(e.into()))
+}
+
+/// [`write_transaction`] for query functions (diesel's errors), and nestable: inside a
+/// transaction it is a savepoint. On SQLite a transaction that reads before it writes must
+/// be this one: a deferred one fails at once with "database is locked" when another writer
+/// committed after its read, whatever the busy timeout.
+pub fn write_query_transaction<T, F>(conn: &mut AnyConnection, f: F) -> QueryResult<T>
+where
+    F: FnOnce(&mut AnyConnection) -> QueryResult<T>,
+{
+    writing(conn, f, |e| e)
+}
+
+fn writing<T, E, F>(conn: &mut AnyConnection, f: F, lift: impl Fn(DieselError) -> E) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+{
+    type Manager = <AnyConnection as Connection>::TransactionManager;
+    let nested = Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .map_err(&lift)?
+        .is_some();
     let begun = match conn {
-        AnyConnection::Sqlite(c) => {
+        AnyConnection::Sqlite(c) if !nested => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
         }
-        AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c),
+        _ => Manager::begin_transaction(conn),
     };
-    begun.map_err(|e| E::from(e.into()))?;
+    begun.map_err(&lift)?;
     match f(conn) {
         Ok(value) => {
-            <AnyConnection as Connection>::TransactionManager::commit_transaction(conn)
-                .map_err(|e| E::from(e.into()))?;
+            Manager::commit_transaction(conn).map_err(&lift)?;
             Ok(value)
         }
         Err(err) => {
-            if let Err(rollback) =
-                <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn)
-            {
+            if let Err(rollback) = Manager::rollback_transaction(conn) {
                 log::warn!("rollback failed: {rollback}");
             }
             Err(err)

@@ -82,7 +82,7 @@ pub fn returning(
                 Some((profile, false)) => Returning::Undecided(profile),
             })
         }
-        AnyConnection::Sqlite(_) => conn.transaction(|c| {
+        AnyConnection::Sqlite(_) => super::write_query_transaction(conn, |c| {
             let found = profiles::find_by_identity(c, key.tenant_id, key.issuer, key.subject)?;
             let Some(mut profile) = found else {
                 return Ok(Returning::Unknown);
@@ -126,7 +126,7 @@ pub fn create(
             };
             query.execute(c).map(drop)
         }
-        AnyConnection::Sqlite(_) => conn.transaction(|c| {
+        AnyConnection::Sqlite(_) => super::write_query_transaction(conn, |c| {
             profiles::insert(c, row)?;
             profiles::insert_identity(c, &row.tenant_id, issuer, subject, &row.id)?;
             if let Some(group) = tenants::default_group(c, &row.tenant_id)? {

@@ -225,6 +225,43 @@ on_both_databases! {
 }
 
 on_both_databases! {
+    async fn a_storm_of_returning_and_new_sign_ins_all_succeed_and_each_is_recorded_once(app) {
+        // Monday 9 a.m.: known people and newcomers arrive at the same moment. On
+        // SQLite every writer must queue for the lock (never "database is locked", a 503).
+        const KNOWN: usize = 80;
+        const NEW: usize = 20;
+        app.add_tenant("acme", true).await;
+        let person = |i: usize| TestUser::new(&format!("sub-{i}"), &format!("p{i}@example.com"), "P", &format!("N{i}"));
+        for i in 0..KNOWN {
+            let resp = app.sign_in_with(&app.browser(), "acme", person(i)).await;
+            assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        }
+        let mut callbacks = Vec::new();
+        for i in 0..KNOWN + NEW {
+            let browser = app.browser();
+            app.provider.login_as(person(i));
+            let authorize = app.start_login(&browser, "/t/acme/login").await;
+            callbacks.push((browser.clone(), app.authorize(&browser, &authorize).await));
+        }
+        let tasks: Vec<_> = callbacks.into_iter().map(|(browser, callback)| {
+            tokio::spawn(async move {
+                let r = browser.get(callback).send().await.unwrap();
+                (r.status(), r.text().await.unwrap_or_default())
+            })
+        }).collect();
+        for t in tasks {
+            let (status, body) = t.await.unwrap();
+            assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        }
+        assert_eq!(app.count("profiles").await, (KNOWN + NEW) as i64);
+        let trail = jit_sso::service::tenants::audit_trail(&app.db, "acme", 10_000).await.unwrap();
+        let kinds = |k: &str| trail.iter().filter(|e| e.kind == k).count();
+        assert_eq!(kinds("profile_created"), KNOWN + NEW);
+        assert_eq!(kinds("signed_in"), KNOWN, "each returning sign-in is recorded once");
+    }
+}
+
+on_both_databases! {
     async fn logout_ends_the_session(app) {
         app.add_tenant("acme", true).await;
         let browser = app.browser();
