@@ -159,6 +159,16 @@ impl Application {
             public_origin: url::Url::parse(&public_url)
                 .map(|u| u.origin().ascii_serialization())
                 .unwrap_or_default(),
+            public_host: url::Url::parse(&public_url)
+                .ok()
+                .and_then(|u| {
+                    let host = u.host_str()?.to_owned();
+                    Some(match u.port() {
+                        Some(port) => format!("{host}:{port}"),
+                        None => host,
+                    })
+                })
+                .unwrap_or_default(),
             public_url: public_url.clone(),
             session_cookie: settings.session.cookie_name.clone(),
             flow_ttl: Duration::from_secs(settings.oidc.flow_ttl_secs),

@@ -51,6 +51,7 @@ pub struct Measured {
     pub m0: (u64, u64),
     pub m1: (u64, u64),
     pub pg_cpu_ticks: Option<u64>,
+    pub roster: crate::run::Roster,
     pub idle_start_kib: Option<u64>,
     pub peak_kib: Option<u64>,
     pub end_kib: Option<u64>,
@@ -87,6 +88,7 @@ pub fn finish(ctx: &Context, spec: Spec, m: Measured) -> Result<Row, String> {
         m0,
         m1,
         pg_cpu_ticks,
+        roster,
         idle_start_kib,
         peak_kib,
         end_kib,
@@ -127,7 +129,8 @@ pub fn finish(ctx: &Context, spec: Spec, m: Measured) -> Result<Row, String> {
         Some(Err(_)) => 1,
         _ => 0,
     };
-    let mut errors = phase.errors + warm.errors + session_errors.len() + count_errors;
+    let mut errors =
+        phase.errors + warm.errors + session_errors.len() + count_errors + roster.errors;
     if !alive {
         errors += 1;
     }
@@ -166,10 +169,11 @@ pub fn finish(ctx: &Context, spec: Spec, m: Measured) -> Result<Row, String> {
         "shutdown_ms_after_sigterm": stopped.as_ref().map(|(d, _)| round(d.as_secs_f64() * 1000.0, 1)),
         "shutdown_exit_status": stopped.as_ref().map(|(_, s)| s.to_string()),
         "db_statements_per_signin": stmt_json,
+        "roster": roster.json,
         "errors": errors,
         "error_detail": {
             "measured": phase.errors, "warmup": warm.errors, "session_check": session_errors.len(),
-            "statement_count_pass": count_errors, "service_died": !alive,
+            "statement_count_pass": count_errors, "service_died": !alive, "roster": roster.errors,
             "provider_refused_requests": provider_refused, "unredeemed_codes": open_codes,
             "samples": failures(&phase).into_iter().chain(failures(&warm)).chain(session_errors.iter().cloned()).collect::<Vec<_>>(),
         },
@@ -192,6 +196,7 @@ pub fn finish(ctx: &Context, spec: Spec, m: Measured) -> Result<Row, String> {
             "cpu": "utime+stime of the service process alone (/proc/<pid>/stat, all threads, clock ticks) over the measured phase, per 1000 successful sign-ins",
             "rss": "VmHWM (peak; reset through /proc/<pid>/clear_refs just before the measured phase) and VmRSS of /proc/<pid>/status",
             "ready": "from spawning `jit-sso serve` to the first 200 of GET /readyz (polled every 2 ms) on a database migrated beforehand by `jit-sso tenant add`",
+            "roster": "after the measured phase (service stopped): `jit-sso users bench --json` against every email that signed in, warm-up included; duplicates, missing and unexpected profiles count as errors",
             "statements": "PostgreSQL only: a second, unmeasured start of the service connects through a loopback proxy that parses the wire protocol and counts each Execute and each statement of a simple Query (BEGIN, COMMIT, SAVEPOINT and the pool's SELECT 1 included); 20 returning and 20 new sign-ins after 3 warm-up ones; the scenario figure weighs them by its mix",
         },
     });
@@ -252,6 +257,15 @@ pub fn finish(ctx: &Context, spec: Spec, m: Measured) -> Result<Row, String> {
             stmt_json["why"].as_str().unwrap_or("")
         ),
     }
+    println!(
+        "  {:<34}{} profiles for {} people; {} duplicates, {} missing, {} unexpected",
+        "roster after the run",
+        roster.json["profiles"],
+        roster.json["people_signed_in"],
+        roster.json["duplicates"],
+        roster.json["missing"],
+        roster.json["unexpected"]
+    );
     println!("  {:<34}{errors}", "errors");
     for s in report["error_detail"]["samples"]
         .as_array()

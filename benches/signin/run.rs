@@ -179,6 +179,7 @@ pub async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
         .perf
         .then(|| start_perf(pid, &ctx.out_dir, &label))
         .flatten();
+    let measured_hint = hint.clone();
     let phase = run_phase(&browsers, &service, spec.signins, hint).await;
     if let Some(p) = perf {
         stop_perf(p);
@@ -212,6 +213,14 @@ pub async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
     let speed_after = calibrate(&ctx.reference);
     let alive = svc.running();
     let stopped = svc.stop();
+    // The roster: one profile per person signed in, none twice (before the counting pass,
+    // which signs in more people).
+    let roster = check_roster(
+        &env,
+        (0..warm_count)
+            .map(|k| existing(k))
+            .chain((0..spec.signins).map(|k| measured_hint(k))),
+    );
 
     // PostgreSQL: statements per sign-in, on the wire, in a separate unmeasured pass.
     let statements = match (&pg, ctx.args.no_statement_count) {
@@ -273,6 +282,7 @@ pub async fn run_one(ctx: &mut Context, spec: Spec) -> Result<Row, String> {
             m0,
             m1,
             pg_cpu_ticks,
+            roster,
             idle_start_kib,
             peak_kib,
             end_kib,
@@ -322,4 +332,47 @@ fn stop_perf(mut child: std::process::Child) {
         .args(["-INT", &child.id().to_string()])
         .status();
     let _ = child.wait();
+}
+
+/// What the roster holds after a run, against the people who signed in: `duplicates`
+/// (an email on more than one profile), `missing` (signed in, no profile) and `unexpected`
+/// (a profile for nobody who signed in) must all be 0.
+pub struct Roster {
+    pub json: Value,
+    pub errors: usize,
+}
+
+fn check_roster(env: &system::ServiceEnv, signed_in: impl Iterator<Item = String>) -> Roster {
+    let expected: std::collections::HashSet<String> =
+        signed_in.map(|e| e.to_ascii_lowercase()).collect();
+    let listed = env
+        .output(&["users", browser::TENANT, "--json"], &[])
+        .and_then(|out| serde_json::from_str::<Vec<Value>>(&out).map_err(|e| e.to_string()));
+    let rows = match listed {
+        Ok(rows) => rows,
+        Err(e) => {
+            return Roster {
+                json: json!({ "error": e }),
+                errors: 1,
+            }
+        }
+    };
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for row in &rows {
+        let email = row["email"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        *seen.entry(email).or_default() += 1;
+    }
+    let duplicates = seen.values().filter(|n| **n > 1).count();
+    let missing = expected.iter().filter(|e| !seen.contains_key(*e)).count();
+    let unexpected = seen.keys().filter(|e| !expected.contains(*e)).count();
+    Roster {
+        json: json!({
+            "profiles": rows.len(), "people_signed_in": expected.len(),
+            "duplicates": duplicates, "missing": missing, "unexpected": unexpected,
+        }),
+        errors: duplicates + missing + unexpected,
+    }
 }

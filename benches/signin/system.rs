@@ -78,6 +78,11 @@ impl ServiceEnv {
 
     /// Runs a `jit-sso` operator command to completion; its output on failure.
     pub fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> Result<(), String> {
+        self.output(args, extra).map(drop)
+    }
+
+    /// Runs a `jit-sso` command and returns what it printed on stdout.
+    pub fn output(&self, args: &[&str], extra: &[(&str, &str)]) -> Result<String, String> {
         let out = self
             .command()
             .args(args)
@@ -86,7 +91,7 @@ impl ServiceEnv {
             .output()
             .map_err(|e| format!("cannot run {}: {e}", self.bin.display()))?;
         if out.status.success() {
-            Ok(())
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
             Err(format!(
                 "`jit-sso {}` failed ({}):\n{}{}",

@@ -39,13 +39,11 @@ pub async fn login(
 /// browser used, and the provider returns to the public URL. A browser that came by
 /// another name (localhost for 127.0.0.1) is sent to the public one first.
 fn canonical_host(app: &AppState, req: &HttpRequest) -> Option<HttpResponse> {
-    let public = url::Url::parse(&app.public_url).ok()?;
-    let expected = match public.port() {
-        Some(port) => format!("{}:{port}", public.host_str()?),
-        None => public.host_str()?.to_owned(),
-    };
+    if app.public_host.is_empty() {
+        return None;
+    }
     let info = req.connection_info();
-    if info.host().eq_ignore_ascii_case(&expected) {
+    if info.host().eq_ignore_ascii_case(&app.public_host) {
         return None;
     }
     let target = format!(

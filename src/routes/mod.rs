@@ -37,6 +37,8 @@ pub struct AppState {
     pub public_url: String,
     /// scheme://host[:port] of `public_url`, as browsers send it in `Origin`.
     pub public_origin: String,
+    /// host[:port] of `public_url`, as browsers send it in `Host` (no default port).
+    pub public_host: String,
     pub secure_cookies: bool,
     pub session_cookie: String,
     pub flow_ttl: Duration,
