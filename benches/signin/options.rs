@@ -56,11 +56,12 @@ pub struct Args {
     /// CI smoke: 300 sign-ins, concurrency 8, SQLite, mixed (unless given); fails on any error.
     #[arg(long)]
     pub smoke: bool,
-    /// PostgreSQL server to create the throw-away databases on.
+    /// PostgreSQL server to create the throw-away databases on; without TLS by default
+    /// (loopback), add `?sslmode=prefer` (libpq's own default) to measure it with TLS.
     #[arg(
         long,
         env = "JIT_SSO_BENCH_POSTGRES",
-        default_value = "postgres://postgres@127.0.0.1:5432"
+        default_value = "postgres://postgres@127.0.0.1:5432?sslmode=disable"
     )]
     pub postgres: String,
     /// Server threads of the benchmark identity provider.
