@@ -179,6 +179,21 @@ pub struct Db {
     waiting: Arc<AtomicU32>,
     /// How long a caller waits for a connection before the sign-in is answered 503.
     timeout: Duration,
+    /// The last readiness answer and when it was found: probes that arrive together share
+    /// one check, and one younger than [`READY_REUSE`] is given again without asking.
+    ready: Arc<tokio::sync::Mutex<Option<(Instant, Readiness)>>>,
+}
+
+/// How long one readiness check answers for every probe: a flood of `/readyz` requests
+/// (a load generator, a misconfigured probe) makes at most a few checks a second, never a
+/// queue of blocking threads waiting for the probe's one connection.
+const READY_REUSE: Duration = Duration::from_millis(250);
+
+#[derive(Clone)]
+enum Readiness {
+    Ready,
+    MigrationsPending,
+    Unavailable(String),
 }
 
 impl Db {
@@ -211,6 +226,7 @@ impl Db {
             permits: Arc::new(Semaphore::new(pool_size as usize)),
             waiting: Default::default(),
             timeout,
+            ready: Default::default(),
         })
     }
 
@@ -263,7 +279,30 @@ impl Db {
     }
 
     /// Ready means: a connection (of the probe's own) answers and no migration is pending.
+    /// Concurrent callers wait for one check; its answer stands for [`READY_REUSE`].
     pub async fn check_ready(&self) -> Result<(), DbError> {
+        let mut last = self.ready.lock().await;
+        let answer = match &*last {
+            Some((at, answer)) if at.elapsed() < READY_REUSE => answer.clone(),
+            _ => {
+                let answer = match self.check_ready_now().await {
+                    Ok(()) => Readiness::Ready,
+                    Err(DbError::MigrationsPending) => Readiness::MigrationsPending,
+                    Err(DbError::Unavailable(why)) => Readiness::Unavailable(why),
+                    Err(e) => Readiness::Unavailable(e.to_string()),
+                };
+                *last = Some((Instant::now(), answer.clone()));
+                answer
+            }
+        };
+        match answer {
+            Readiness::Ready => Ok(()),
+            Readiness::MigrationsPending => Err(DbError::MigrationsPending),
+            Readiness::Unavailable(why) => Err(DbError::Unavailable(why)),
+        }
+    }
+
+    async fn check_ready_now(&self) -> Result<(), DbError> {
         let probe = self.probe.clone();
         actix_web::web::block(move || {
             let mut pooled = probe
