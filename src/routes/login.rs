@@ -367,10 +367,11 @@ async fn load_tenant(app: &AppState, slug: &str) -> Result<TenantRow, AppError> 
     if let Some(row) = app.tenants.get(slug) {
         return Ok(row);
     }
+    let ticket = app.tenants.ticket();
     let row = tenants::find(&app.db, slug)
         .await?
         .ok_or_else(|| AppError::new(ErrorKind::UnknownTenant))?;
-    app.tenants.put(&row);
+    app.tenants.put(ticket, &row);
     Ok(row)
 }
 

@@ -12,14 +12,22 @@ use std::time::{Duration, Instant};
 
 pub struct TenantCache {
     ttl: Duration,
-    rows: RwLock<HashMap<String, (Instant, TenantRow)>>,
+    /// The rows, and how many times an entry was forgotten: a row read before a change was
+    /// committed must not be put back after the change forgot its entry.
+    rows: RwLock<(Rows, u64)>,
 }
+
+type Rows = HashMap<String, (Instant, TenantRow)>;
+
+/// Taken before reading a row from the database, given back to [`TenantCache::put`].
+#[derive(Clone, Copy)]
+pub struct Ticket(u64);
 
 impl TenantCache {
     pub fn new(ttl: Duration) -> Self {
         TenantCache {
             ttl,
-            rows: RwLock::new(HashMap::new()),
+            rows: RwLock::new((HashMap::new(), 0)),
         }
     }
 
@@ -28,22 +36,36 @@ impl TenantCache {
             return None;
         }
         let rows = self.rows.read().expect("tenant cache lock");
-        rows.get(slug)
+        rows.0
+            .get(slug)
             .filter(|(at, _)| at.elapsed() < self.ttl)
             .map(|(_, row)| row.clone())
     }
 
-    pub fn put(&self, row: &TenantRow) {
+    /// Call before reading the row that will be put.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.rows.read().expect("tenant cache lock").1)
+    }
+
+    /// Keeps `row`, unless an entry was forgotten since `ticket` was taken (the row may
+    /// predate that change).
+    pub fn put(&self, ticket: Ticket, row: &TenantRow) {
         if self.ttl.is_zero() {
             return;
         }
-        let mut rows = self.rows.write().expect("tenant cache lock");
+        let mut guard = self.rows.write().expect("tenant cache lock");
+        let (rows, forgotten) = &mut *guard;
+        if *forgotten != ticket.0 {
+            return;
+        }
         // Bounded by the number of tenants; expired entries are dropped as we go.
         rows.retain(|_, (at, _)| at.elapsed() < self.ttl);
         rows.insert(row.slug.clone(), (Instant::now(), row.clone()));
     }
 
     pub fn forget(&self, slug: &str) {
-        self.rows.write().expect("tenant cache lock").remove(slug);
+        let mut guard = self.rows.write().expect("tenant cache lock");
+        guard.0.remove(slug);
+        guard.1 += 1;
     }
 }
