@@ -96,6 +96,22 @@ pub fn find_by_email(
         .optional()
 }
 
+/// The profile as it is now, locked until the end of the transaction (`FOR UPDATE` on
+/// PostgreSQL; SQLite's `BEGIN IMMEDIATE` already holds the whole database). A decision
+/// that reads, then writes, must start from this: under PostgreSQL's READ COMMITTED two
+/// sign-ins (or a sign-in and a deactivation) would otherwise both act on what they read.
+pub fn lock(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<ProfileRow>> {
+    let query = profiles::table.find(id);
+    match conn {
+        AnyConnection::Postgresql(c) => query
+            .select(ProfileRow::as_select())
+            .for_update()
+            .first(c)
+            .optional(),
+        AnyConnection::Sqlite(c) => query.select(ProfileRow::as_select()).first(c).optional(),
+    }
+}
+
 /// The profile linked to (tenant, issuer, subject), found in one statement.
 pub fn find_by_identity(
     conn: &mut AnyConnection,

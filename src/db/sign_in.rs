@@ -103,7 +103,8 @@ pub fn returning(
 }
 
 /// Inserts `row`, its link to (`issuer`, `subject`), its membership of the tenant's
-/// default group (if it has one) and `event` (about `row`), all or nothing. A conflict
+/// default group (if it has one) and `event` (about `row`), all or nothing, if the tenant
+/// has JIT on at this moment; `Ok(false)` (nothing written) if not. A conflict
 /// (the email or the identity is taken) is `Err(DatabaseError(UniqueViolation, _))` and
 /// writes nothing. Inside a transaction on PostgreSQL, wrap it in a savepoint
 /// ([`super::insert_tolerating_conflict`]) so that a conflict does not abort the transaction.
@@ -113,7 +114,7 @@ pub fn create(
     issuer: &str,
     subject: &str,
     event: &NewAuditEvent<'_>,
-) -> QueryResult<()> {
+) -> QueryResult<bool> {
     match conn {
         AnyConnection::Postgresql(c) => {
             let details = event.details.to_string();
@@ -124,9 +125,12 @@ pub fn create(
                 subject,
                 audit: AuditFrom::new(event, row.created_at, &details),
             };
-            query.execute(c).map(drop)
+            query.execute(c).map(|audited| audited == 1)
         }
         AnyConnection::Sqlite(_) => super::write_query_transaction(conn, |c| {
+            if !tenants::find_by_id(c, &row.tenant_id)?.is_some_and(|t| t.jit_enabled) {
+                return Ok(false);
+            }
             profiles::insert(c, row)?;
             profiles::insert_identity(c, &row.tenant_id, issuer, subject, &row.id)?;
             if let Some(group) = tenants::default_group(c, &row.tenant_id)? {
@@ -136,7 +140,7 @@ pub fn create(
                 profile_id: Some(&row.id),
                 ..event.clone()
             };
-            audit::insert_at(c, row.created_at, &event)
+            audit::insert_at(c, row.created_at, &event).map(|_| true)
         }),
     }
 }
@@ -291,7 +295,7 @@ impl QueryFragment<Pg> for CreateProfile<'_> {
         out.push_sql(
             "WITH created AS (INSERT INTO profiles (id, tenant_id, email, email_normalized, \
              first_name, last_name, role, locale, time_zone, status, created_via, created_at, \
-             last_sign_in_at, sessions_revoked_at) VALUES (",
+             last_sign_in_at, sessions_revoked_at) SELECT ",
         );
         for (i, text) in [
             &r.id,
@@ -320,8 +324,12 @@ impl QueryFragment<Pg> for CreateProfile<'_> {
         out.push_bind_param::<Nullable<BigInt>, _>(&r.last_sign_in_at)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<BigInt>, _>(&r.sessions_revoked_at)?;
+        // JIT as it is now, not as the sign-in found it: switched off meanwhile, nothing
+        // is created.
+        out.push_sql(" WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ");
+        out.push_bind_param::<Text, _>(&r.tenant_id)?;
         out.push_sql(
-            ") RETURNING id, tenant_id, created_at), linked AS (INSERT INTO identities \
+            " AND jit_enabled) RETURNING id, tenant_id, created_at), linked AS (INSERT INTO identities \
              (id, tenant_id, issuer, subject, profile_id, created_at) SELECT ",
         );
         out.push_bind_param::<Text, _>(&self.identity_id)?;

@@ -228,7 +228,8 @@ impl Ctx<'_> {
             &event,
         );
         match conflict_as_none(created)? {
-            Some(()) => admitted(row.into(), Decision::Created),
+            Some(true) => admitted(row.into(), Decision::Created),
+            Some(false) => self.refuse(conn, Refusal::NoAccount, None),
             None => Ok(None),
         }
     }
@@ -278,17 +279,28 @@ impl Ctx<'_> {
         if let Err(EmailProblem::DomainNotAllowed) = email {
             return self.refuse(conn, Refusal::DomainNotAllowed, None);
         }
-        if let Some(profile) =
+        if let Some(found) =
             profiles::find_by_identity(conn, &tenant.id, &identity.issuer, &identity.subject)?
         {
+            // Concurrent sign-ins of one person, or a deactivation, wait here for each
+            // other: each decides on the profile as the previous one left it.
+            let Some(profile) = profiles::lock(conn, &found.id)? else {
+                return Ok(None);
+            };
             return self.known(conn, profile, email.ok(), Decision::SignedIn);
         }
         let email = match email {
             Ok(email) => email,
             Err(problem) => return self.refuse(conn, problem.into(), None),
         };
-        if let Some(profile) = profiles::find_by_email(conn, &tenant.id, email.normalized())? {
-            return self.link(conn, profile);
+        if let Some(found) = profiles::find_by_email(conn, &tenant.id, email.normalized())? {
+            // Two identities claiming one profile at once: the second sees the first's link.
+            match profiles::lock(conn, &found.id)? {
+                Some(profile) if profile.email_normalized == email.normalized() => {
+                    return self.link(conn, profile)
+                }
+                _ => return Ok(None),
+            }
         }
         if !tenant.jit_enabled {
             return self.refuse(conn, Refusal::NoAccount, None);
@@ -430,10 +442,12 @@ impl Ctx<'_> {
         let created = insert_tolerating_conflict(conn, |c| {
             sign_in::create(c, &row, issuer, subject, &event)
         })?;
-        if created.is_none() {
-            return Ok(None);
+        match created {
+            Some(true) => admitted(row.into(), Decision::Created),
+            // JIT was switched off after this sign-in read the tenant.
+            Some(false) => self.refuse(conn, Refusal::NoAccount, None),
+            None => Ok(None),
         }
-        admitted(row.into(), Decision::Created)
     }
 }
 

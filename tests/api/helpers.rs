@@ -352,3 +352,23 @@ impl Drop for TestApp {
         drop(self.server.stop(false));
     }
 }
+
+/// A profile as support staff load it (no identity link yet), with the names Sam Preloaded.
+pub fn operator_profile(tenant_id: &str, email: &str) -> jit_sso::db::profiles::NewProfileRow {
+    jit_sso::db::profiles::NewProfileRow {
+        id: jit_sso::db::new_id(),
+        tenant_id: tenant_id.to_owned(),
+        email: email.into(),
+        email_normalized: email.to_lowercase(),
+        first_name: "Sam".into(),
+        last_name: "Preloaded".into(),
+        role: "learner".into(),
+        locale: "en-US".into(),
+        time_zone: "UTC".into(),
+        status: "active".into(),
+        created_via: "operator".into(),
+        created_at: jit_sso::db::now_millis(),
+        last_sign_in_at: None,
+        sessions_revoked_at: None,
+    }
+}

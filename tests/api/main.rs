@@ -17,3 +17,4 @@ mod process;
 mod provider_calls;
 mod refusals;
 mod signin;
+mod storms;

@@ -3,7 +3,7 @@
 use crate::helpers::*;
 use crate::on_both_databases;
 use crate::provider::{Tamper, TestUser};
-use jit_sso::db::profiles::{self, NewProfileRow};
+use jit_sso::db::profiles;
 use reqwest::StatusCode;
 
 fn alice() -> TestUser {
@@ -117,22 +117,8 @@ on_both_databases! {
     async fn email_matching_ignores_case_and_links_an_operator_created_profile(app) {
         app.add_tenant("acme", false).await;
         let tenant = jit_sso::service::tenants::find(&app.db, "acme").await.unwrap().unwrap();
-        let row = NewProfileRow {
-            id: jit_sso::db::new_id(),
-            tenant_id: tenant.id.clone(),
-            email: "BOB@example.com".into(),
-            email_normalized: "bob@example.com".into(),
-            first_name: "Bob".into(),
-            last_name: "Builder".into(),
-            role: "learner".into(),
-            locale: "en-US".into(),
-            time_zone: "UTC".into(),
-            status: "active".into(),
-            created_via: "operator".into(),
-            created_at: jit_sso::db::now_millis(),
-            last_sign_in_at: None,
-            sessions_revoked_at: None,
-        };
+        let mut row = operator_profile(&tenant.id, "BOB@example.com");
+        (row.first_name, row.last_name) = ("Bob".into(), "Builder".into());
         let id = row.id.clone();
         app.db.run(move |c| profiles::insert(c, &row).map_err(jit_sso::db::DbError::from)).await.unwrap();
 
