@@ -106,16 +106,32 @@ impl KeySet {
     }
 
     /// Keys that may have signed a token with this `kid` and `alg`: those with the same
-    /// kid, or, when the token has no kid, every key of the right type.
+    /// kid; when the token has no kid, every key of the right type; when no key has the
+    /// token's kid, the keys published without one (some providers publish their single
+    /// key without a kid and still name one in tokens).
     pub fn candidates(&self, kid: Option<&str>, alg: Algorithm) -> Vec<&DecodingKey> {
-        self.keys
-            .iter()
-            .filter(|k| (k.fits)(alg) && k.alg.is_none_or(|a| a == alg))
-            .filter(|k| match kid {
-                Some(kid) => k.kid.as_deref() == Some(kid),
-                None => true,
-            })
-            .map(|k| &k.key)
-            .collect()
+        let typed = || {
+            self.keys
+                .iter()
+                .filter(move |k| (k.fits)(alg) && k.alg.is_none_or(|a| a == alg))
+        };
+        let pick = |kid: Option<&str>| -> Vec<&DecodingKey> {
+            typed()
+                .filter(|k| kid.is_none() || k.kid.as_deref() == kid)
+                .map(|k| &k.key)
+                .collect()
+        };
+        match kid {
+            Some(kid) if !self.has_kid(kid) => typed()
+                .filter(|k| k.kid.is_none())
+                .map(|k| &k.key)
+                .collect(),
+            kid => pick(kid),
+        }
+    }
+
+    /// Whether a published key has this kid.
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
     }
 }

@@ -152,7 +152,10 @@ impl ProviderCache {
         let id_token = tokens
             .get("id_token")
             .and_then(Value::as_str)
-            .ok_or_else(|| OidcError::TokenRejected("the provider sent no ID token".into()))?;
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                OidcError::Misconfigured("the token response has no ID token string".into())
+            })?;
         let access_token = tokens.get("access_token").and_then(Value::as_str);
         let claims = loop {
             let expected = Expected {
@@ -187,14 +190,18 @@ impl ProviderCache {
             .unwrap_or_default()
             .to_owned();
         let mut merged = claims;
+        // OIDC Core 5.3.2: a claim without a value is omitted; a null one is read as absent.
+        merged.retain(|_, v| !v.is_null());
         let missing = wanted.iter().any(|c| !merged.contains_key(*c));
         if let (true, Some(endpoint), Some(token)) =
             (missing, &provider.userinfo_endpoint, access_token)
         {
-            let info = self
+            if let Some(info) = self
                 .userinfo(&provider, cfg, endpoint, token, &subject)
-                .await?;
-            fill_from_userinfo(&mut merged, info);
+                .await?
+            {
+                fill_from_userinfo(&mut merged, info);
+            }
         }
         Ok(VerifiedIdentity {
             issuer: cfg.issuer.clone(),
@@ -246,12 +253,21 @@ impl ProviderCache {
             .send(request.form(&form), "token", &cfg.tenant)
             .await?;
         let body: Option<Map<String, Value>> = serde_json::from_slice(&reply.body).ok();
-        if !reply.status.is_success() {
-            let error: String = body
-                .as_ref()
-                .and_then(|b| b.get("error"))
-                .and_then(Value::as_str)
-                .unwrap_or("unknown_error")
+        let error = body
+            .as_ref()
+            .and_then(|b| b.get("error"))
+            .and_then(Value::as_str);
+        if !reply.status.is_success() || error.is_some() {
+            // RFC 6749 5.2: an error response names its error. Without one (a redirect to a
+            // login page, a proxy's HTML) the endpoint is not behaving as a token endpoint,
+            // which is nothing the person can fix by signing in again.
+            let Some(error) = error else {
+                return Err(OidcError::Misconfigured(format!(
+                    "the token endpoint answered HTTP {} without an OAuth error",
+                    reply.status
+                )));
+            };
+            let error: String = error
                 .chars()
                 .filter(|c| c.is_ascii_graphic())
                 .take(64)
@@ -276,7 +292,18 @@ impl ProviderCache {
         endpoint: &str,
         access_token: &str,
         subject: &str,
-    ) -> Result<Map<String, Value>, OidcError> {
+    ) -> Result<Option<Map<String, Value>>, OidcError> {
+        // Userinfo only completes what the ID token left out. An endpoint that refuses the
+        // access token (Entra issues it for another API) or answers something that is not
+        // userinfo leaves the ID token's claims as they are; the decision then says what is
+        // missing. A userinfo about someone else is refused.
+        let unusable = |why: String| {
+            log::warn!(
+                "tenant={}: userinfo unusable ({why}); using the ID token's claims only",
+                cfg.tenant
+            );
+            Ok(None)
+        };
         let request = self
             .http
             .client()
@@ -285,10 +312,7 @@ impl ProviderCache {
             .header(ACCEPT, "application/json, application/jwt");
         let reply = self.http.send(request, "userinfo", &cfg.tenant).await?;
         if !reply.status.is_success() {
-            return Err(OidcError::TokenRejected(format!(
-                "userinfo answered HTTP {}",
-                reply.status
-            )));
+            return unusable(format!("HTTP {}", reply.status));
         }
         let claims = if reply.content_type.starts_with("application/jwt") {
             let jwt = String::from_utf8(reply.body).unwrap_or_default();
@@ -307,22 +331,25 @@ impl ProviderCache {
                 .map(|(_, claims)| claims)
                 .map_err(|r| OidcError::TokenRejected(format!("signed userinfo: {r:?}")))?
         } else {
-            serde_json::from_slice::<Map<String, Value>>(&reply.body)
-                .map_err(|_| OidcError::TokenRejected("userinfo is not a JSON object".into()))?
+            match serde_json::from_slice::<Map<String, Value>>(&reply.body) {
+                Ok(claims) => claims,
+                Err(_) => return unusable("not a JSON object".into()),
+            }
         };
         if claims.get("sub").and_then(Value::as_str) != Some(subject) {
             return Err(OidcError::TokenRejected(
                 "userinfo is about another subject".into(),
             ));
         }
-        Ok(claims)
+        Ok(Some(claims))
     }
 }
 
 /// Adds userinfo claims the ID token lacks. Identity claims are never overridden, and
 /// `email_verified` travels with the `email` it describes.
 fn fill_from_userinfo(merged: &mut Map<String, Value>, info: Map<String, Value>) {
-    let email_from_userinfo = !merged.contains_key("email") && info.contains_key("email");
+    let email_from_userinfo =
+        !merged.contains_key("email") && info.get("email").is_some_and(|e| !e.is_null());
     if email_from_userinfo {
         merged.remove("email_verified");
     }
@@ -332,7 +359,11 @@ fn fill_from_userinfo(merged: &mut Map<String, Value>, info: Map<String, Value>)
             "sub" | "iss" | "aud" | "azp" | "nonce" | "exp" | "iat"
         );
         let verified_flag = key == "email_verified";
-        if protected || merged.contains_key(&key) || (verified_flag && !email_from_userinfo) {
+        if protected
+            || value.is_null()
+            || merged.contains_key(&key)
+            || (verified_flag && !email_from_userinfo)
+        {
             continue;
         }
         merged.insert(key, value);

@@ -101,7 +101,11 @@ pub fn verify_signature(
             },
         }
     }
-    Err(last)
+    // Tried only the keys without a kid: the provider may have rotated to the named key.
+    match header.kid.as_deref() {
+        Some(kid) if !keys.has_kid(kid) => Err(Rejection::UnknownKey),
+        _ => Err(last),
+    }
 }
 
 fn describe(kind: &ErrorKind) -> String {

@@ -32,6 +32,17 @@ const POST: &str = "client_secret_post";
 pub type Claims = Map<String, Value>;
 type EditOnce = Box<dyn FnOnce(&mut Claims) + Send>;
 type Edit = Arc<dyn Fn(&mut Claims) + Send + Sync>;
+type DocEdit = Arc<dyn Fn(&mut Value) + Send + Sync>;
+/// A change to the next token response's JSON.
+pub type TokenEdit = Box<dyn FnOnce(&mut Claims) + Send>;
+
+/// A token response sent as is (status, content type, body), whatever the request held.
+#[derive(Clone, Debug)]
+pub struct RawReply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
 
 #[derive(Clone, Debug)]
 pub struct TestUser {
@@ -120,6 +131,8 @@ struct Next {
     omit_kid: bool,
     hmac_with_public_key: bool,
     edit: Option<EditOnce>,
+    /// Edits the JSON of the next successful token response (after the ID token is signed).
+    token_json: Option<TokenEdit>,
 }
 
 /// Persistent behaviour.
@@ -135,6 +148,10 @@ struct Config {
     delay: Duration,
     /// Discovery and keys answer 503 (the rest keeps working).
     metadata_down: bool,
+    discovery_edit: Option<DocEdit>,
+    jwks_edit: Option<DocEdit>,
+    /// The next this-many discovery requests answer 500.
+    discovery_failures: usize,
 }
 
 impl Default for Config {
@@ -153,6 +170,9 @@ impl Default for Config {
             userinfo_jwt: false,
             metadata_down: false,
             delay: Duration::ZERO,
+            discovery_edit: None,
+            jwks_edit: None,
+            discovery_failures: 0,
         }
     }
 }
@@ -162,6 +182,7 @@ struct State {
     user: Option<TestUser>,
     deny: Option<String>,
     token_error: Option<String>,
+    token_raw: Option<RawReply>,
     next: Next,
     config: Config,
     codes: HashMap<String, Grant>,
@@ -354,6 +375,35 @@ impl TestProvider {
     pub fn userinfo_requests(&self) -> usize {
         self.shared.lock().counts[3]
     }
+    /// The next token request, whatever it holds, is answered with exactly this.
+    pub fn token_raw_next(&self, status: u16, content_type: &str, body: impl Into<Vec<u8>>) {
+        self.shared.lock().token_raw = Some(RawReply {
+            status,
+            content_type: content_type.to_owned(),
+            body: body.into(),
+        });
+    }
+    /// Edits the JSON object of the next successful token response.
+    pub fn edit_token_response_next(&self, f: impl FnOnce(&mut Claims) + Send + 'static) {
+        self.shared.lock().next.token_json = Some(Box::new(f));
+    }
+    /// Edits every discovery document (after it is built).
+    pub fn edit_discovery(&self, f: impl Fn(&mut Value) + Send + Sync + 'static) {
+        self.shared.lock().config.discovery_edit = Some(Arc::new(f));
+    }
+    /// Edits every JWKS document (after it is built).
+    pub fn edit_jwks(&self, f: impl Fn(&mut Value) + Send + Sync + 'static) {
+        self.shared.lock().config.jwks_edit = Some(Arc::new(f));
+    }
+    /// The next `n` discovery requests answer HTTP 500.
+    pub fn fail_discovery(&self, n: usize) {
+        self.shared.lock().config.discovery_failures = n;
+    }
+    /// The public JWK of a fixture key (with kid, use sig, alg its default).
+    pub fn jwk_of(&self, key: KeyId) -> Value {
+        serde_json::to_value(self.shared.jwk(key, key.default_alg(), true)).unwrap()
+    }
+
     pub fn last_authorize_query(&self) -> Option<Vec<(String, String)>> {
         self.shared.lock().last_authorize.clone()
     }

@@ -21,6 +21,10 @@ pub(super) async fn discovery(op: web::Data<Shared>) -> HttpResponse {
     if st.config.metadata_down {
         return HttpResponse::ServiceUnavailable().finish();
     }
+    if st.config.discovery_failures > 0 {
+        st.config.discovery_failures -= 1;
+        return HttpResponse::InternalServerError().body("<html>oops</html>");
+    }
     let c = &st.config;
     let base = &op.base;
     let mut doc = json!({
@@ -44,18 +48,26 @@ pub(super) async fn discovery(op: web::Data<Shared>) -> HttpResponse {
     if c.userinfo_jwt {
         doc["userinfo_signing_alg_values_supported"] = json!([c.signer.alg]);
     }
+    if let Some(edit) = &c.discovery_edit {
+        edit(&mut doc);
+    }
     HttpResponse::Ok().json(doc)
 }
 
 pub(super) async fn jwks(op: web::Data<Shared>) -> HttpResponse {
-    let (published, signer, with_kid) = {
+    let (published, signer, with_kid, jwks_edit) = {
         let mut st = op.lock();
         st.counts[1] += 1;
         if st.config.metadata_down {
             return HttpResponse::ServiceUnavailable().finish();
         }
         let c = &st.config;
-        (c.published.clone(), c.signer, c.kids_in_jwks)
+        (
+            c.published.clone(),
+            c.signer,
+            c.kids_in_jwks,
+            c.jwks_edit.clone(),
+        )
     };
     let alg = |k: KeyId| {
         if k == signer.key {
@@ -68,7 +80,11 @@ pub(super) async fn jwks(op: web::Data<Shared>) -> HttpResponse {
         .into_iter()
         .map(|k| op.jwk(k, alg(k), with_kid))
         .collect();
-    HttpResponse::Ok().json(json!({ "keys": keys }))
+    let mut doc = json!({ "keys": keys });
+    if let Some(edit) = jwks_edit {
+        edit(&mut doc);
+    }
+    HttpResponse::Ok().json(doc)
 }
 
 /// Parses form/query pairs; a repeated parameter is an error (RFC 6749 §3.1).
@@ -241,11 +257,17 @@ pub(super) async fn token(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let forced = {
+    let (forced, raw) = {
         let mut st = op.lock();
         st.counts[2] += 1;
-        st.token_error.take()
+        (st.token_error.take(), st.token_raw.take())
     };
+    if let Some(raw) = raw {
+        let status = actix_web::http::StatusCode::from_u16(raw.status).expect("status");
+        return HttpResponse::build(status)
+            .content_type(raw.content_type)
+            .body(raw.body);
+    }
     match forced {
         Some(error) => no_store(HttpResponse::BadRequest()).json(json!({ "error": error })),
         None => exchange_code(&op, &req, &body).unwrap_or_else(oauth_response),
@@ -295,18 +317,23 @@ fn exchange_code(op: &Shared, req: &HttpRequest, body: &[u8]) -> Result<HttpResp
     let access_token = random_token();
     st.access_tokens
         .insert(access_token.clone(), grant.user.clone());
-    let next = std::mem::take(&mut st.next);
+    let mut next = std::mem::take(&mut st.next);
+    let token_json = next.token_json.take();
     let signer = st.config.signer;
     drop(st);
     let id_token = id_token(op, &grant, &access_token, next, signer);
+    let mut reply = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "id_token": id_token,
+    });
+    if let (Some(edit), Some(m)) = (token_json, reply.as_object_mut()) {
+        edit(m);
+    }
     Ok(no_store(HttpResponse::Ok())
         .insert_header((header::PRAGMA, "no-cache"))
-        .json(json!({
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": 300,
-            "id_token": id_token,
-        })))
+        .json(reply))
 }
 
 pub(super) async fn userinfo(op: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
