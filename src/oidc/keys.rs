@@ -110,24 +110,17 @@ impl KeySet {
     /// token's kid, the keys published without one (some providers publish their single
     /// key without a kid and still name one in tokens).
     pub fn candidates(&self, kid: Option<&str>, alg: Algorithm) -> Vec<&DecodingKey> {
-        let typed = || {
-            self.keys
-                .iter()
-                .filter(move |k| (k.fits)(alg) && k.alg.is_none_or(|a| a == alg))
-        };
-        let pick = |kid: Option<&str>| -> Vec<&DecodingKey> {
-            typed()
-                .filter(|k| kid.is_none() || k.kid.as_deref() == kid)
-                .map(|k| &k.key)
-                .collect()
-        };
-        match kid {
-            Some(kid) if !self.has_kid(kid) => typed()
-                .filter(|k| k.kid.is_none())
-                .map(|k| &k.key)
-                .collect(),
-            kid => pick(kid),
-        }
+        let unknown_kid = kid.is_some_and(|kid| !self.has_kid(kid));
+        self.keys
+            .iter()
+            .filter(|k| (k.fits)(alg) && k.alg.is_none_or(|a| a == alg))
+            .filter(|k| match kid {
+                None => true,
+                Some(_) if unknown_kid => k.kid.is_none(),
+                Some(kid) => k.kid.as_deref() == Some(kid),
+            })
+            .map(|k| &k.key)
+            .collect()
     }
 
     /// Whether a published key has this kid.
