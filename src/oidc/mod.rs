@@ -10,10 +10,10 @@ mod cache;
 mod http;
 mod inspect;
 mod keys;
-mod rsa;
+mod signatures;
 mod verify;
 
-pub use rsa::install as install_crypto;
+pub use signatures::install as install_crypto;
 
 pub use cache::{Provider, ProviderCache};
 pub use inspect::CheckItem;

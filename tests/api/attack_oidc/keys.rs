@@ -156,3 +156,45 @@ async fn a_token_signed_with_a_1024_bit_rsa_key_is_refused_cleanly() {
     assert_clean(&page);
     assert_eq!(app.count("profiles").await, 0);
 }
+
+/// A key set may publish EC and OKP keys whose coordinates have the wrong length or are
+/// not on the curve. A token "signed" by one is refused with the usual page; the worker
+/// does not panic (the connection would drop and the person would see a browser error).
+#[actix_web::test]
+async fn malformed_ec_and_ed25519_keys_are_a_refusal_not_a_dropped_connection() {
+    type Mangle = fn(&mut Value);
+    let cases: [(KeyId, jsonwebtoken::Algorithm, Mangle); 4] = [
+        (KeyId::Ed25519, jsonwebtoken::Algorithm::EdDSA, |k| {
+            k["x"] = json!("AAAA")
+        }),
+        (KeyId::Ed25519, jsonwebtoken::Algorithm::EdDSA, |k| {
+            k["x"] = json!("")
+        }),
+        (KeyId::Ec256, jsonwebtoken::Algorithm::ES256, |k| {
+            k["y"] = json!("AAAA")
+        }),
+        (KeyId::Ec256, jsonwebtoken::Algorithm::ES256, |k| {
+            // A point off the curve: y changed in its last byte.
+            let y = k["y"].as_str().unwrap().to_owned();
+            let flipped = if y.ends_with('A') { 'B' } else { 'A' };
+            k["y"] = json!(format!("{}{flipped}", &y[..y.len() - 1]));
+        }),
+    ];
+    for (key, alg, mangle) in cases {
+        // A fresh service each time: the first key set it fetched would otherwise stay cached.
+        let app = app_with_tenant().await;
+        app.provider
+            .set_advertised_algs(&["RS256", "ES256", "EdDSA"]);
+        app.provider.publish(&[key]);
+        app.provider.sign_with(key, alg);
+        app.provider.edit_jwks(move |d| {
+            for k in d["keys"].as_array_mut().unwrap() {
+                mangle(k);
+            }
+        });
+        let (status, page) = attempt(&app).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{alg:?}: {page}");
+        assert_clean(&page);
+        assert_eq!(app.count("profiles").await, 0);
+    }
+}
