@@ -230,9 +230,8 @@ impl Settings {
             "environment".into(),
             toml::Value::String(environment.into()),
         );
-        let settings: Settings = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| SettingsError::Invalid(e.message().to_owned()))?;
+        let settings: Settings = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| invalid_value(&e, dir, environment, vars))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -274,4 +273,30 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// A value of the wrong type, named by its setting and by where it came from: the variable
+/// that set it, or the config files.
+fn invalid_value(
+    e: &serde_path_to_error::Error<toml::de::Error>,
+    dir: &Path,
+    environment: &str,
+    vars: &[(String, String)],
+) -> SettingsError {
+    let setting = e.path().to_string();
+    let var = format!(
+        "{ENV_PREFIX}{}",
+        setting.replace('.', "__").to_ascii_uppercase()
+    );
+    let from_env = vars.iter().any(|(k, _)| k.eq_ignore_ascii_case(&var))
+        || (setting == "database.url" && vars.iter().any(|(k, _)| k == "DATABASE_URL"));
+    let source = if from_env {
+        format!("set by {var}")
+    } else {
+        format!(
+            "in {dir}/default.toml or {dir}/{environment}.toml",
+            dir = dir.display()
+        )
+    };
+    SettingsError::Invalid(format!("{setting} ({source}): {}", e.inner().message()))
 }

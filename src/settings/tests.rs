@@ -92,6 +92,26 @@ fn unknown_keys_are_rejected_by_name() {
 }
 
 #[test]
+fn a_value_out_of_range_names_the_setting_and_where_it_was_set() {
+    let err = Settings::load_from(
+        &config_dir(),
+        "development",
+        &vars(&[("JIT_SSO__DATABASE__POOL_SIZE", "-3")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("database.pool_size"), "{err}");
+    assert!(err.contains("set by JIT_SSO__DATABASE__POOL_SIZE"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("staging.toml"), "[http]\nport = 70000\n").unwrap();
+    let err = Settings::load_from(dir.path(), "staging", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("http.port"), "{err}");
+    assert!(err.contains("staging.toml"), "{err}");
+}
+
+#[test]
 fn secrets_are_redacted_and_must_be_long() {
     let s = Settings::load_from(
         &config_dir(),
