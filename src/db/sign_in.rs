@@ -102,11 +102,23 @@ pub fn returning(
     }
 }
 
+/// What [`create`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// The profile, its link, membership and audit event are written.
+    Yes,
+    /// Nothing written: the tenant has JIT off at this moment.
+    JitOff,
+    /// Nothing written: a profile with this email exists (a roster import, or a concurrent
+    /// first sign-in that committed first); the full decision links it.
+    EmailTaken,
+}
+
 /// Inserts `row`, its link to (`issuer`, `subject`), its membership of the tenant's
 /// default group (if it has one) and `event` (about `row`), all or nothing, if the tenant
-/// has JIT on at this moment; `Ok(false)` (nothing written) if not. A conflict
-/// (the email or the identity is taken) is `Err(DatabaseError(UniqueViolation, _))` and
-/// writes nothing. Inside a transaction on PostgreSQL, wrap it in a savepoint
+/// has JIT on at this moment and no profile has the email. Another identity taking the same
+/// (issuer, subject) first is `Err(DatabaseError(UniqueViolation, _))` and writes nothing.
+/// Inside a transaction on PostgreSQL, wrap it in a savepoint
 /// ([`super::insert_tolerating_conflict`]) so that a conflict does not abort the transaction.
 pub fn create(
     conn: &mut AnyConnection,
@@ -114,8 +126,8 @@ pub fn create(
     issuer: &str,
     subject: &str,
     event: &NewAuditEvent<'_>,
-) -> QueryResult<bool> {
-    match conn {
+) -> QueryResult<Created> {
+    let created = match conn {
         AnyConnection::Postgresql(c) => {
             let details = event.details.to_string();
             let query = CreateProfile {
@@ -125,11 +137,18 @@ pub fn create(
                 subject,
                 audit: AuditFrom::new(event, row.created_at, &details),
             };
-            query.execute(c).map(|audited| audited == 1)
+            if query.execute(c)? == 1 {
+                return Ok(Created::Yes);
+            }
+            // Rare: tell the two reasons apart with one more read.
+            None
         }
-        AnyConnection::Sqlite(_) => super::write_query_transaction(conn, |c| {
+        AnyConnection::Sqlite(_) => Some(super::write_query_transaction(conn, |c| {
             if !tenants::find_by_id(c, &row.tenant_id)?.is_some_and(|t| t.jit_enabled) {
-                return Ok(false);
+                return Ok(Created::JitOff);
+            }
+            if profiles::find_by_email(c, &row.tenant_id, &row.email_normalized)?.is_some() {
+                return Ok(Created::EmailTaken);
             }
             profiles::insert(c, row)?;
             profiles::insert_identity(c, &row.tenant_id, issuer, subject, &row.id)?;
@@ -140,8 +159,15 @@ pub fn create(
                 profile_id: Some(&row.id),
                 ..event.clone()
             };
-            audit::insert_at(c, row.created_at, &event).map(|_| true)
-        }),
+            audit::insert_at(c, row.created_at, &event).map(|_| Created::Yes)
+        })?),
+    };
+    match created {
+        Some(created) => Ok(created),
+        None if tenants::find_by_id(conn, &row.tenant_id)?.is_some_and(|t| t.jit_enabled) => {
+            Ok(Created::EmailTaken)
+        }
+        None => Ok(Created::JitOff),
     }
 }
 
@@ -328,8 +354,13 @@ impl QueryFragment<Pg> for CreateProfile<'_> {
         // is created.
         out.push_sql(" WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ");
         out.push_bind_param::<Text, _>(&r.tenant_id)?;
+        // A profile with this email (a roster import, a concurrent first sign-in) is
+        // not an error: nothing is created and the caller goes on to the full decision,
+        // which links it. The unique index answers that, not a prior lookup whose cached
+        // plan could have been made while the table was empty (then it scans the tenant).
         out.push_sql(
-            " AND jit_enabled) RETURNING id, tenant_id, created_at), linked AS (INSERT INTO identities \
+            " AND jit_enabled) ON CONFLICT DO NOTHING RETURNING id, tenant_id, created_at), \
+             linked AS (INSERT INTO identities \
              (id, tenant_id, issuer, subject, profile_id, created_at) SELECT ",
         );
         out.push_bind_param::<Text, _>(&self.identity_id)?;

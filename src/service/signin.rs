@@ -6,8 +6,8 @@
 //! database's unique constraints decide races: a losing insert reads the winner's row.
 
 use crate::db::audit::{self, NewAuditEvent};
-use crate::db::profiles::{self, NewProfileRow, ProfileRow};
-use crate::db::sign_in;
+use crate::db::profiles::{NewProfileRow, ProfileRow};
+use crate::db::sign_in::{self, Created};
 use crate::db::tenants::TenantRow;
 use crate::db::{
     conflict_as_none, new_id, now_millis, write_transaction, AnyConnection, Db, DbError,
@@ -214,9 +214,7 @@ impl Ctx<'_> {
         let Ok(email) = trusted_email(self.tenant, self.identity) else {
             return Ok(None);
         };
-        if !self.tenant.jit_enabled
-            || profiles::find_by_email(conn, &self.tenant.id, email.normalized())?.is_some()
-        {
+        if !self.tenant.jit_enabled {
             return Ok(None);
         }
         let row = new_profile(self.tenant, self.identity, &email, now_millis());
@@ -229,9 +227,9 @@ impl Ctx<'_> {
             &event,
         );
         match conflict_as_none(created)? {
-            Some(true) => admitted(row.into(), Decision::Created),
-            Some(false) => self.refuse(conn, Refusal::NoAccount, None),
-            None => Ok(None),
+            Some(Created::Yes) => admitted(row.into(), Decision::Created),
+            Some(Created::JitOff) => self.refuse(conn, Refusal::NoAccount, None),
+            Some(Created::EmailTaken) | None => Ok(None),
         }
     }
 

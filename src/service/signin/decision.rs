@@ -5,7 +5,7 @@
 
 use super::{admitted, new_profile, Ctx, Decision, Outcome, Refusal};
 use crate::db::profiles::{self, ProfileRow};
-use crate::db::sign_in;
+use crate::db::sign_in::{self, Created};
 use crate::db::{insert_tolerating_conflict, now_millis, AnyConnection, DbError};
 use crate::domain::{Email, STATUS_ACTIVE};
 use crate::service::claims::{names, trusted_email, EmailProblem};
@@ -183,10 +183,11 @@ impl Ctx<'_> {
             sign_in::create(c, &row, issuer, subject, &event)
         })?;
         match created {
-            Some(true) => admitted(row.into(), Decision::Created),
+            Some(Created::Yes) => admitted(row.into(), Decision::Created),
             // JIT was switched off after this sign-in read the tenant.
-            Some(false) => self.refuse(conn, Refusal::NoAccount, None),
-            None => Ok(None),
+            Some(Created::JitOff) => self.refuse(conn, Refusal::NoAccount, None),
+            // Another sign-in took the email or the identity first: decide again.
+            Some(Created::EmailTaken) | None => Ok(None),
         }
     }
 }
