@@ -13,8 +13,14 @@ struct Key {
     key: DecodingKey,
 }
 
+/// At most this many verification keys are kept from one key set. Providers publish a
+/// handful (Entra about eight, Okta one or two); a token without a `kid` is tried against
+/// every key of its type, so a hostile set of thousands would stall the worker.
+pub const MAX_KEYS: usize = 32;
+
 /// Verification keys from a JWKS document. Symmetric (`oct`) keys, encryption keys and
-/// keys we cannot parse are left out (and logged).
+/// keys we cannot parse are left out (and logged), and so is every key after the first
+/// [`MAX_KEYS`] usable ones.
 #[derive(Default)]
 pub struct KeySet {
     keys: Vec<Key>,
@@ -50,6 +56,12 @@ impl KeySet {
             .ok_or("the key set has no \"keys\" array")?;
         let mut keys = Vec::new();
         for raw in list {
+            if keys.len() == MAX_KEYS {
+                log::warn!(
+                    "the key set holds more than {MAX_KEYS} usable keys; using the first {MAX_KEYS}"
+                );
+                break;
+            }
             let jwk: Jwk = match serde_json::from_value(raw.clone()) {
                 Ok(j) => j,
                 Err(e) => {

@@ -73,6 +73,11 @@ pub struct AuthRequest {
 }
 
 fn check_url(raw: &str, allow_query: bool) -> Result<url::Url, String> {
+    // URL parsing strips leading and trailing control characters and spaces; a value that
+    // needed that is not the exact string the provider will put in `iss`.
+    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("must not contain spaces or control characters".into());
+    }
     let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
     if url.fragment().is_some() || (!allow_query && url.query().is_some()) {
         return Err("must not have a query or fragment".into());
@@ -222,5 +227,18 @@ mod tests {
         assert!(validate_issuer("https://idp.example.com?x=1").is_err());
         assert!(validate_endpoint("https://idp.example.com/authorize?p=signin").is_ok());
         assert!(validate_issuer("ftp://idp.example.com").is_err());
+    }
+
+    #[test]
+    fn issuers_that_url_parsing_would_trim_are_refused() {
+        for raw in [
+            "https://idp.example.com\0",
+            " https://idp.example.com",
+            "https://idp.example.com\n",
+            "\u{1}https://idp.example.com",
+        ] {
+            assert!(validate_issuer(raw).is_err(), "{raw:?}");
+            assert!(validate_endpoint(raw).is_err(), "{raw:?}");
+        }
     }
 }

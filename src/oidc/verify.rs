@@ -30,6 +30,11 @@ pub const ACCEPTED_ALGS: [Algorithm; 9] = [
     Algorithm::EdDSA,
 ];
 
+/// The largest ID token (or signed userinfo) accepted. Real ones are a few KiB (Entra
+/// replaces long group lists by an overage claim); each candidate key hashes the whole
+/// token, on the async worker.
+pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+
 /// Why a token failed; the text carries no claim values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
@@ -65,6 +70,12 @@ pub fn verify_signature(
     expected: &Expected<'_>,
     validation: &Validation,
 ) -> Result<(Algorithm, Map<String, Value>), Rejection> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(invalid(format!(
+            "the token is larger than {} KiB",
+            MAX_TOKEN_BYTES / 1024
+        )));
+    }
     let header = jsonwebtoken::decode_header(token)
         .map_err(|_| invalid("malformed token or unsupported algorithm (alg none is refused)"))?;
     let alg = header.alg;
@@ -147,7 +158,12 @@ pub fn verify_id_token(
         return Err(invalid("wrong issuer"));
     }
     match claims.get("sub").and_then(Value::as_str) {
-        Some(s) if !s.is_empty() => {}
+        Some(s) if acceptable_subject(s) => {}
+        Some(s) if !s.is_empty() => {
+            return Err(invalid(
+                "subject longer than 255 bytes or with control characters",
+            ))
+        }
         _ => return Err(invalid("missing subject")),
     }
     check_audience(&claims, expected.client_id)?;
@@ -166,6 +182,14 @@ pub fn verify_id_token(
         }
     }
     Ok(claims)
+}
+
+/// OpenID Connect Core 1.0 section 2: `sub` is at most 255 ASCII characters. Longer ones
+/// cannot be indexed (PostgreSQL refuses index rows over 2,704 bytes) and a NUL cannot be
+/// stored at all, so they are refused here, the same on every database. Non-ASCII text is
+/// tolerated: it is stored and compared exactly.
+fn acceptable_subject(sub: &str) -> bool {
+    (1..=255).contains(&sub.len()) && !sub.chars().any(char::is_control)
 }
 
 /// With several audiences, `azp` must be present and be us; a present `azp` must be us.

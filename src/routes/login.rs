@@ -112,7 +112,12 @@ async fn initiate(
             tenant
         }
         None => {
-            let mut found = tenants::find_by_issuer(&app.db, iss).await?;
+            // Not an issuer URL (a NUL the database cannot even compare, a megabyte of
+            // text): no tenant can have it.
+            let mut found = match crate::oidc::validate_issuer(iss) {
+                Ok(_) => tenants::find_by_issuer(&app.db, iss).await?,
+                Err(_) => Vec::new(),
+            };
             match found.len() {
                 1 => found.remove(0),
                 0 => return Err(bad("No company here uses the identity provider this sign-in request came from.")),

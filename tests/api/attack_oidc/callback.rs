@@ -128,3 +128,28 @@ async fn a_state_of_30_kb_is_a_4xx_page_not_a_500() {
     assert!(resp.status().is_client_error(), "{}", resp.status());
     assert_eq!(app.provider.token_requests(), 0);
 }
+
+crate::on_both_databases! {
+    /// `/initiate` without a tenant looks the browser's `iss` up in the database. A NUL in
+    /// it (PostgreSQL text cannot hold one) is an unknown provider, not a database error.
+    async fn an_initiate_iss_with_a_nul_character_is_a_400_page(app) {
+        app.add_tenant("acme", true).await;
+        for path in ["/initiate?iss=%00", "/initiate?iss=https%3A%2F%2Fidp.example%00"] {
+            let (status, page) = get_page(&app, path).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {page}");
+            assert_clean(&page);
+        }
+        let resp = app
+            .browser()
+            .post(app.url("/initiate"))
+            .form(&[("iss", "\u{0}")])
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let page = resp.text().await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "POST: {page}");
+        assert_clean(&page);
+        assert_eq!(app.provider.token_requests(), 0);
+    }
+}

@@ -198,3 +198,38 @@ async fn malformed_ec_and_ed25519_keys_are_a_refusal_not_a_dropped_connection() 
         assert_eq!(app.count("profiles").await, 0);
     }
 }
+
+/// Without a kid every key of the right type is tried (Core 10.1), and each try hashes the
+/// whole token: a key set of 2,000 kid-less keys and a 650 kB ID token stalled the worker
+/// for more than 20 s. Only the first 32 usable keys are kept, and tokens over 64 KiB are
+/// refused before any key is tried.
+#[actix_web::test]
+async fn thousands_of_kidless_keys_and_a_huge_id_token_are_refused_not_worked_through() {
+    // The signing key comes after 2,000 decoys, beyond the first 32: the token is refused.
+    let app = app_with_tenant().await;
+    app.provider.omit_kid_in_jwks(true);
+    let mut decoy = app.provider.jwk_of(KeyId::Rsa2);
+    decoy.as_object_mut().unwrap().remove("kid");
+    app.provider.edit_jwks(move |d| {
+        let real = d["keys"].as_array().unwrap().clone();
+        let mut keys = vec![decoy.clone(); 2_000];
+        keys.extend(real);
+        d["keys"] = json!(keys);
+    });
+    app.provider.omit_kid_next();
+    let (status, page) = attempt(&app).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{page}");
+    assert_clean(&page);
+    // A 650 kB ID token is refused whatever the keys.
+    let app = app_with_tenant().await;
+    app.provider.edit_next_claims(|c| {
+        c.insert("pad".into(), json!("x".repeat(650_000)));
+    });
+    let (status, page) = attempt(&app).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{page}");
+    assert_clean(&page);
+    assert_eq!(app.count("profiles").await, 0);
+    // The same provider with an ordinary token still signs people in.
+    let (status, page) = attempt(&app).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+}
