@@ -102,6 +102,10 @@ impl ProviderCache {
             );
             Ok(None)
         };
+        // RFC 6750 2.1: a bearer token is printable ASCII; anything else cannot be sent.
+        if access_token.is_empty() || !access_token.bytes().all(|b| b.is_ascii_graphic()) {
+            return unusable("the access token cannot be sent as a bearer token".into());
+        }
         let request = self
             .http
             .client()

@@ -62,3 +62,25 @@ async fn a_userinfo_answering_html_200_is_not_a_500() {
         "userinfo garbage is a provider fault (502) or ignorable: {status} {page}"
     );
 }
+
+#[actix_web::test]
+async fn an_access_token_that_cannot_be_a_header_skips_userinfo_instead_of_failing() {
+    // A token response whose access_token holds a line break cannot be sent as
+    // "Authorization: Bearer ...". Userinfo only completes the ID token: sign-in goes on
+    // with the ID token's claims instead of a 502.
+    let app = app_with_tenant().await;
+    let mut user = erin();
+    user.given_name = None; // the ID token lacks given_name: userinfo would be asked
+    app.provider.edit_next_claims(|c| {
+        c.remove("at_hash");
+    });
+    app.provider.edit_token_response_next(|m| {
+        m.insert("access_token".into(), json!("abc\r\nX-Injected: 1"));
+    });
+    let resp = app.sign_in("acme", user).await;
+    let status = resp.status();
+    let page = resp.text().await.unwrap();
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(app.provider.userinfo_requests(), 0);
+    assert_eq!(app.count("profiles").await, 1);
+}
