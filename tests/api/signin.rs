@@ -147,8 +147,10 @@ on_both_databases! {
     async fn return_to_is_followed_for_a_local_path_and_ignored_for_another_site(app) {
         app.add_tenant_with("acme", &app.provider.issuer(), true, Some("/courses")).await;
         app.provider.login_as(alice());
+        let long = format!("/lessons/{}", "a".repeat(2030));
         for (return_to, expected) in [
             ("/lessons/7?tab=notes", "/lessons/7?tab=notes"),
+            (long.as_str(), long.as_str()),
             ("https://evil.example/", "/courses"),
             ("//evil.example/", "/courses"),
             ("/%2F%2Fevil.example", "/courses"),
