@@ -115,15 +115,7 @@ impl Application {
         let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
             .with_context(|| format!("binding {}:{}", settings.http.host, settings.http.port))?;
         let port = listener.local_addr()?.port();
-        let public_url = if settings.http.public_url.is_empty() {
-            let host = match settings.http.host.as_str() {
-                "0.0.0.0" | "::" => "127.0.0.1",
-                h => h,
-            };
-            format!("http://{host}:{port}")
-        } else {
-            settings.http.public_url.trim_end_matches('/').to_owned()
-        };
+        let public_url = settings.public_url_for(port);
 
         let demo = if settings.demo.enabled {
             log::warn!("DEMO MODE (demo.enabled=true): the development identity provider at {public_url}/dev-idp signs in anyone as anyone; never enable this in production");

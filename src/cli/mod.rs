@@ -58,7 +58,9 @@ pub fn check_config(settings: &Settings) -> anyhow::Result<()> {
     );
     println!(
         "  listen {}:{}, public URL {}",
-        settings.http.host, settings.http.port, settings.http.public_url
+        settings.http.host,
+        settings.http.port,
+        settings.public_url()
     );
     println!(
         "  database: {database}, pool {}, migrate on start: {}",

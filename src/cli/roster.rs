@@ -127,7 +127,7 @@ pub async fn check(settings: &Settings, slug: &str, json: bool) -> anyhow::Resul
             &crate::service::claims::wanted_claims(&t),
         )
         .await;
-    let public = settings.http.public_url.trim_end_matches('/');
+    let public = settings.public_url();
     if json {
         let out = serde_json::json!({ "tenant": t.slug, "items": items, "jit_enabled": t.jit_enabled, "last_successful_sign_in": last,
             "redirect_uri": format!("{public}/t/{}/callback", t.slug), "initiate_login_uri": format!("{public}/t/{}/initiate", t.slug) });

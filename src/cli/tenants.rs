@@ -118,10 +118,14 @@ pub async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<(
                 scopes,
             };
             let row = tenants::add_tenant(&db, &keys.secrets, input, &actor()).await?;
-            let public = settings.http.public_url.trim_end_matches('/');
+            let public = settings.public_url();
             println!("tenant {} added (JIT is off).", row.slug);
             println!(
                 "  redirect URI to register at the provider: {public}/t/{}/callback",
+                row.slug
+            );
+            println!(
+                "  initiate login URI (the portal tile):    {public}/t/{}/initiate",
                 row.slug
             );
             println!(

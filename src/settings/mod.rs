@@ -186,7 +186,16 @@ impl Settings {
     pub fn load() -> Result<Settings, SettingsError> {
         let environment =
             std::env::var(ENVIRONMENT_VAR).unwrap_or_else(|_| "development".to_owned());
-        let dir = std::env::var(CONFIG_DIR_VAR).unwrap_or_else(|_| "config".to_owned());
+        let dir = match std::env::var(CONFIG_DIR_VAR) {
+            // Set by hand, a wrong folder would silently fall back to the built-in defaults.
+            Ok(dir) if !Path::new(&dir).is_dir() => {
+                return Err(SettingsError::Invalid(format!(
+                    "{CONFIG_DIR_VAR}={dir:?} is not a folder"
+                )))
+            }
+            Ok(dir) => dir,
+            Err(_) => "config".to_owned(),
+        };
         let vars: Vec<(String, String)> = std::env::vars().collect();
         Self::load_from(Path::new(&dir), &environment, &vars)
     }
@@ -234,6 +243,25 @@ impl Settings {
             .map_err(|e| invalid_value(&e, dir, environment, vars))?;
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// The URL browsers use for this service: `http.public_url`, or, when that is empty,
+    /// `http://{host}:{port}` (loopback for a wildcard host), with `port` the one bound.
+    pub fn public_url_for(&self, port: u16) -> String {
+        if self.http.public_url.is_empty() {
+            let host = match self.http.host.as_str() {
+                "0.0.0.0" | "::" => "127.0.0.1",
+                h => h,
+            };
+            format!("http://{host}:{port}")
+        } else {
+            self.http.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
+    /// [`Self::public_url_for`] the configured port: what the command line prints.
+    pub fn public_url(&self) -> String {
+        self.public_url_for(self.http.port)
     }
 
     pub fn is_production(&self) -> bool {

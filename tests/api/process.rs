@@ -254,3 +254,53 @@ async fn the_log_never_contains_a_code_token_secret_or_cookie_value() {
         assert!(!log.contains(secret), "the log contains the {what}");
     }
 }
+
+/// Support staff copy these URLs into the customer's identity provider: they must be whole
+/// URLs even when no public URL is configured (the laptop default), and all three of them.
+#[test]
+fn tenant_add_prints_the_three_urls_to_register_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_jit-sso"))
+        .args(["tenant", "add", "acme", "--name", "Acme", "--issuer"])
+        .arg("https://idp.example.com")
+        .args(["--client-id", "cid", "--client-secret-env", "ACME_SECRET"])
+        .env("ACME_SECRET", "s3cret")
+        .env("JIT_SSO_ENV", "test")
+        .env(
+            "JIT_SSO_CONFIG_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
+        )
+        .env("JIT_SSO__HTTP__PORT", "8123")
+        .env(
+            "JIT_SSO__DATABASE__URL",
+            format!("sqlite://{}", dir.path().join("cli.db").display()),
+        )
+        .env("JIT_SSO__SECRETS__SESSION_KEY", SESSION_KEY)
+        .env("JIT_SSO__SECRETS__DATA_KEY", DATA_KEY)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for path in ["callback", "initiate", "login"] {
+        let url = format!("http://127.0.0.1:8123/t/acme/{path}");
+        assert!(stdout.contains(&url), "{url} missing from:\n{stdout}");
+    }
+    assert!(!stdout.contains("s3cret"), "{stdout}");
+}
+
+#[test]
+fn a_config_folder_that_does_not_exist_is_an_error_not_the_built_in_defaults() {
+    let out = Command::new(env!("CARGO_BIN_EXE_jit-sso"))
+        .arg("check-config")
+        .env("JIT_SSO_CONFIG_DIR", "/nonexistent/jit-sso-config")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("JIT_SSO_CONFIG_DIR"), "{stderr}");
+    assert!(stderr.contains("is not a folder"), "{stderr}");
+}
