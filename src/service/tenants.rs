@@ -229,7 +229,7 @@ pub async fn update_settings(
                     actor: &actor,
                     profile_id: None,
                     request_id: None,
-                    details: json!({ "changes": format!("{changes:?}") }),
+                    details: json!({ "changes": settings_diff(&before, &after) }),
                 },
             )
             .map_err(DbError::from)?;
@@ -237,6 +237,37 @@ pub async fn update_settings(
         })
     })
     .await
+}
+
+/// What an update changed, setting by setting: `{"default_locale": {"old": .., "new": ..}}`.
+fn settings_diff(before: &TenantRow, after: &TenantRow) -> serde_json::Value {
+    let mut changed = serde_json::Map::new();
+    macro_rules! compare {
+        ($($field:ident),* $(,)?) => {$(
+            if before.$field != after.$field {
+                changed.insert(
+                    stringify!($field).to_owned(),
+                    json!({ "old": before.$field, "new": after.$field }),
+                );
+            }
+        )*};
+    }
+    compare!(
+        display_name,
+        app_url,
+        scopes,
+        email_claim,
+        given_name_claim,
+        family_name_claim,
+        trust_unstated_email,
+        trust_username_email,
+        allowed_email_domains,
+        sync_names,
+        default_role,
+        default_locale,
+        default_time_zone,
+    );
+    serde_json::Value::Object(changed)
 }
 
 pub async fn list(db: &Db) -> Result<Vec<TenantRow>, AdminError> {

@@ -56,6 +56,15 @@ on_both_databases! {
         assert_eq!(change["details"]["reason"], "customer asked, ticket 42");
         let (_, all) = admin.call(Method::GET, "/tenants/beta/audit", None).await;
         assert!(all["items"].as_array().unwrap().iter().any(|e| e["kind"] == "profile_created"));
+
+        // A settings change is audited field by field, old -> new; unchanged fields are not listed.
+        let patch = json!({"default_locale": "de-DE", "sync_names": true});
+        let (status, b) = admin.call(Method::PATCH, "/tenants/beta", Some(patch)).await;
+        assert_eq!(status, StatusCode::OK, "{b}");
+        let (_, trail) = admin.call(Method::GET, "/tenants/beta/audit?kind=tenant_updated", None).await;
+        let changes = &trail["items"][0]["details"]["changes"];
+        assert_eq!(changes["default_locale"], json!({"old": "en-US", "new": "de-DE"}), "{trail}");
+        assert!(changes.get("sync_names").is_none(), "sync_names was already on: {changes}");
     }
 }
 
