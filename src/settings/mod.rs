@@ -284,6 +284,20 @@ impl Settings {
                 "http.public_url must be the https URL browsers use, in production (JIT_SSO__HTTP__PUBLIC_URL)".into(),
             ));
         }
+        if self.database.url.contains("REPLACE_ME") {
+            return Err(SettingsError::Invalid(
+                "database.url still holds the placeholder of deploy/kubernetes/secret.example.yaml (JIT_SSO__DATABASE__URL)".into(),
+            ));
+        }
+        if self.is_production()
+            && !["postgres://", "postgresql://"]
+                .iter()
+                .any(|p| self.database.url.starts_with(p))
+        {
+            return Err(SettingsError::Invalid(
+                "database.url must be a postgres:// URL in production: the replicas share one PostgreSQL database (JIT_SSO__DATABASE__URL)".into(),
+            ));
+        }
         if self.is_production() && self.demo.enabled {
             return Err(SettingsError::Invalid(
                 "demo.enabled cannot be on in production: the demo provider signs in anyone as anyone".into(),

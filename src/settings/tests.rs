@@ -18,7 +18,10 @@ fn every_shipped_config_file_loads() {
         if env == "default" {
             continue;
         }
-        let vars = vars(&[("JIT_SSO__HTTP__PUBLIC_URL", "https://sso.example.com")]);
+        let vars = vars(&[
+            ("JIT_SSO__HTTP__PUBLIC_URL", "https://sso.example.com"),
+            ("JIT_SSO__DATABASE__URL", "postgres://db.internal/jit_sso"),
+        ]);
         let settings = Settings::load_from(&config_dir(), &env, &vars)
             .unwrap_or_else(|e| panic!("{env}: {e}"));
         assert_eq!(settings.environment, env);
@@ -64,11 +67,32 @@ fn production_refuses_an_http_public_url_the_demo_and_unknown_environments() {
         "production",
         &vars(&[
             ("JIT_SSO__HTTP__PUBLIC_URL", "https://x.example"),
+            ("JIT_SSO__DATABASE__URL", "postgres://db.internal/jit_sso"),
             ("JIT_SSO__DEMO__ENABLED", "true"),
         ]),
     )
     .unwrap_err();
     assert!(err.to_string().contains("demo"), "{err}");
+    // Several replicas over one database: the laptop's SQLite file is refused.
+    let err = Settings::load_from(
+        &config_dir(),
+        "production",
+        &vars(&[("JIT_SSO__HTTP__PUBLIC_URL", "https://x.example")]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("postgres://"), "{err}");
+    // The shipped secret template's placeholder is named as such.
+    let template = "postgres://jit_sso:REPLACE_ME@postgres.example.internal:5432/jit_sso";
+    let err = Settings::load_from(
+        &config_dir(),
+        "production",
+        &vars(&[
+            ("JIT_SSO__HTTP__PUBLIC_URL", "https://x.example"),
+            ("JIT_SSO__DATABASE__URL", template),
+        ]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("placeholder"), "{err}");
     let err = Settings::load_from(&config_dir(), "prod", &[]).unwrap_err();
     assert!(err.to_string().contains("names no environment"), "{err}");
 }

@@ -304,3 +304,32 @@ fn a_config_folder_that_does_not_exist_is_an_error_not_the_built_in_defaults() {
     assert!(stderr.contains("JIT_SSO_CONFIG_DIR"), "{stderr}");
     assert!(stderr.contains("is not a folder"), "{stderr}");
 }
+
+/// `check-config` before a rollout catches the secret template copied as it is.
+#[test]
+fn check_config_names_a_secret_still_holding_the_templates_placeholder() {
+    let out = Command::new(env!("CARGO_BIN_EXE_jit-sso"))
+        .arg("check-config")
+        .env("JIT_SSO_ENV", "production")
+        .env(
+            "JIT_SSO_CONFIG_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
+        )
+        .env("JIT_SSO__HTTP__PUBLIC_URL", "https://sso.example.com")
+        .env("JIT_SSO__DATABASE__URL", "postgres://db.internal/jit_sso")
+        .env(
+            "JIT_SSO__SECRETS__SESSION_KEY",
+            "REPLACE_ME_openssl_rand_b64_48_REPLACE_ME",
+        )
+        .env("JIT_SSO__SECRETS__DATA_KEY", DATA_KEY)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("JIT_SSO__SECRETS__SESSION_KEY"), "{stderr}");
+    assert!(stderr.contains("placeholder"), "{stderr}");
+    assert!(
+        !stderr.contains("openssl_rand_b64_48_REPLACE"),
+        "secret echoed: {stderr}"
+    );
+}
