@@ -1,0 +1,188 @@
+//! Tenants: registering one, switching JIT, bad input, the integration check.
+
+use super::*;
+
+on_both_databases! {
+    async fn staff_register_a_tenant_switch_jit_and_see_the_new_profile_and_audit(app) {
+        let admin = Admin { token: app.staff_token(false).await, app: &app };
+        let (status, t) = admin.call(Method::POST, "/tenants", Some(new_tenant(&app, "beta"))).await;
+        assert_eq!(status, StatusCode::CREATED, "{t}");
+        assert_eq!(t["jit_enabled"], false, "JIT starts off");
+        assert!(t.get("client_secret").is_none() && !t.to_string().contains(crate::provider::CLIENT_SECRET));
+
+        let (status, j) = admin.call(Method::PUT, "/tenants/beta/jit", Some(json!({"enabled": true, "reason": "customer asked, ticket 42"}))).await;
+        assert_eq!(status, StatusCode::OK, "{j}");
+        assert_eq!(app.sign_in("beta", TestUser::new("s-h", "hana@beta.example", "Hana", "Hoff")).await.status(), StatusCode::SEE_OTHER);
+
+        let (_, page) = admin.call(Method::GET, "/tenants/beta/profiles?q=HANA", None).await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+        let id = page["items"][0]["id"].as_str().unwrap().to_owned();
+        let (_, one) = admin.call(Method::GET, &format!("/tenants/beta/profiles/{id}"), None).await;
+        assert_eq!(one["identities"][0]["subject"], "s-h");
+
+        let (_, trail) = admin.call(Method::GET, "/tenants/beta/audit?kind=jit_changed", None).await;
+        let change = &trail["items"][0];
+        assert_eq!(change["actor"], "staff:support");
+        assert_eq!(change["details"]["old"], false);
+        assert_eq!(change["details"]["new"], true);
+        assert_eq!(change["details"]["reason"], "customer asked, ticket 42");
+        let (_, all) = admin.call(Method::GET, "/tenants/beta/audit", None).await;
+        assert!(all["items"].as_array().unwrap().iter().any(|e| e["kind"] == "profile_created"));
+
+        // A settings change is audited field by field, old -> new; unchanged fields are not listed.
+        let patch = json!({"default_locale": "de-DE", "sync_names": true});
+        let (status, b) = admin.call(Method::PATCH, "/tenants/beta", Some(patch)).await;
+        assert_eq!(status, StatusCode::OK, "{b}");
+        let (_, trail) = admin.call(Method::GET, "/tenants/beta/audit?kind=tenant_updated", None).await;
+        let changes = &trail["items"][0]["details"]["changes"];
+        assert_eq!(changes["default_locale"], json!({"old": "en-US", "new": "de-DE"}), "{trail}");
+        assert!(changes.get("sync_names").is_none(), "sync_names was already on: {changes}");
+    }
+}
+
+#[actix_web::test]
+async fn unknown_tenants_are_404_and_bad_input_names_the_field() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let admin = Admin {
+        token: app.staff_token(false).await,
+        app: &app,
+    };
+    for e in jit_sso::routes::admin::ENDPOINTS
+        .iter()
+        .filter(|e| e.path.contains("{slug}"))
+    {
+        let path = e.path.replace("{slug}", "nobody").replace("{id}", "x");
+        let method = Method::from_bytes(e.method.to_uppercase().as_bytes()).unwrap();
+        let body = match e.path {
+            p if p.ends_with("/jit") => Some(json!({"enabled": true, "reason": "r"})),
+            p if p.ends_with("activate") => Some(json!({"reason": "r"})),
+            _ if e.method == "patch" => Some(json!({"name": "X"})),
+            _ => None,
+        };
+        let (status, b) = admin.call(method, &path, body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{} {path}: {b}", e.method);
+    }
+    let mut bad = new_tenant(&app, "Bad Slug");
+    let (status, b) = admin
+        .call(Method::POST, "/tenants", Some(bad.clone()))
+        .await;
+    assert_eq!(
+        (status, b["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("slug")),
+        "{b}"
+    );
+    bad["slug"] = json!("ok-slug");
+    bad["issuer"] = json!("http://idp.example.com");
+    let (status, b) = admin
+        .call(Method::POST, "/tenants", Some(bad.clone()))
+        .await;
+    assert_eq!(
+        (status, b["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("issuer")),
+        "{b}"
+    );
+    bad.as_object_mut().unwrap().remove("client_id");
+    let (status, b) = admin.call(Method::POST, "/tenants", Some(bad)).await;
+    assert_eq!(
+        (status, b["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("client_id")),
+        "{b}"
+    );
+    admin
+        .call(Method::POST, "/tenants", Some(new_tenant(&app, "gamma")))
+        .await;
+    let (status, b) = admin
+        .call(
+            Method::PUT,
+            "/tenants/gamma/jit",
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, b["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("reason")),
+        "{b}"
+    );
+    let (status, b) = admin
+        .call(
+            Method::PUT,
+            "/tenants/gamma/jit",
+            Some(json!({"enabled": true, "reason": "  "})),
+        )
+        .await;
+    assert_eq!(
+        (status, b["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("reason")),
+        "{b}"
+    );
+    let (status, b) = admin
+        .call(
+            Method::PATCH,
+            "/tenants/gamma",
+            Some(json!({"allowed_email_domains": ["not a domain"]})),
+        )
+        .await;
+    assert_eq!(
+        (status, b["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("allowed_email_domains")),
+        "{b}"
+    );
+    let (status, b) = admin
+        .call(Method::GET, "/tenants/gamma/profiles?cursor=%%%", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{b}");
+    let (status, b) = admin
+        .call(Method::POST, "/tenants", Some(new_tenant(&app, "gamma")))
+        .await;
+    assert_eq!(
+        (status, b["field"].as_str()),
+        (StatusCode::CONFLICT, Some("slug")),
+        "{b}"
+    );
+}
+
+#[actix_web::test]
+async fn the_integration_check_reports_item_by_item() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    app.sign_in("acme", TestUser::new("s", "kai@example.com", "Kai", "K"))
+        .await;
+    let admin = Admin {
+        token: app.staff_token(true).await,
+        app: &app,
+    };
+    let (status, report) = admin.call(Method::POST, "/tenants/acme/check", None).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["ok"], true, "{report}");
+    assert!(report["last_successful_sign_in"].is_number());
+    assert!(report["register_at_provider"]["redirect_uri"]
+        .as_str()
+        .unwrap()
+        .ends_with("/t/acme/callback"));
+    // A wrong issuer is reported with both values.
+    app.provider
+        .set_discovery_issuer(Some("https://elsewhere.example".into()));
+    let (_, report) = admin.call(Method::POST, "/tenants/acme/check", None).await;
+    assert_eq!(report["ok"], false);
+    let item = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["item"] == "issuer_match")
+        .unwrap()
+        .clone();
+    assert_eq!(item["ok"], false);
+    assert!(item["detail"]
+        .as_str()
+        .unwrap()
+        .contains("elsewhere.example"));
+    // An unreachable provider is reported, not a 500.
+    app.add_tenant_with("down", "http://127.0.0.1:9", false, None)
+        .await;
+    let (status, report) = admin.call(Method::POST, "/tenants/down/check", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        report["items"].to_string().contains("unreachable"),
+        "{report}"
+    );
+}
