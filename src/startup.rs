@@ -59,14 +59,12 @@ pub struct Keys {
 
 impl Keys {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Keys> {
-        /// What the shipped secret template says where a real value belongs.
-        const PLACEHOLDER: &str = "REPLACE_ME";
         let relaxed = matches!(settings.environment.as_str(), "development" | "test");
         let pick = |configured: Option<crate::settings::Secret>,
                     var: &str|
          -> anyhow::Result<Vec<u8>> {
             match configured {
-                Some(s) if s.expose().contains(PLACEHOLDER) => anyhow::bail!(
+                Some(s) if s.expose().contains(crate::settings::PLACEHOLDER) => anyhow::bail!(
                     "{var} still holds the placeholder of deploy/kubernetes/secret.example.yaml; generate one with `openssl rand -base64 48`"
                 ),
                 Some(s) => Ok(s.expose().as_bytes().to_vec()),

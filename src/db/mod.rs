@@ -91,9 +91,14 @@ enum Target {
     Sqlite(String),
 }
 
+/// Whether a database URL names PostgreSQL (anything else is an SQLite file).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 impl Target {
     fn parse(url: &str) -> Result<Target, DbError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if is_postgres_url(url) {
             return Ok(Target::Postgres(url.to_owned()));
         }
         let path = url.strip_prefix("sqlite://").unwrap_or(url);

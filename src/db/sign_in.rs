@@ -127,7 +127,7 @@ pub fn create(
     subject: &str,
     event: &NewAuditEvent<'_>,
 ) -> QueryResult<Created> {
-    let created = match conn {
+    match &mut *conn {
         AnyConnection::Postgresql(c) => {
             let details = event.details.to_string();
             let query = CreateProfile {
@@ -140,11 +140,14 @@ pub fn create(
             if query.execute(c)? == 1 {
                 return Ok(Created::Yes);
             }
-            // Rare: tell the two reasons apart with one more read.
-            None
+            // Rare: nothing was written; one more read says why.
+            Ok(match jit_enabled_now(conn, &row.tenant_id)? {
+                true => Created::EmailTaken,
+                false => Created::JitOff,
+            })
         }
-        AnyConnection::Sqlite(_) => Some(super::write_query_transaction(conn, |c| {
-            if !tenants::find_by_id(c, &row.tenant_id)?.is_some_and(|t| t.jit_enabled) {
+        AnyConnection::Sqlite(_) => super::write_query_transaction(conn, |c| {
+            if !jit_enabled_now(c, &row.tenant_id)? {
                 return Ok(Created::JitOff);
             }
             if profiles::find_by_email(c, &row.tenant_id, &row.email_normalized)?.is_some() {
@@ -160,15 +163,13 @@ pub fn create(
                 ..event.clone()
             };
             audit::insert_at(c, row.created_at, &event).map(|_| Created::Yes)
-        })?),
-    };
-    match created {
-        Some(created) => Ok(created),
-        None if tenants::find_by_id(conn, &row.tenant_id)?.is_some_and(|t| t.jit_enabled) => {
-            Ok(Created::EmailTaken)
-        }
-        None => Ok(Created::JitOff),
+        }),
     }
+}
+
+/// JIT as the tenant has it now, not as the sign-in read it at its start.
+fn jit_enabled_now(conn: &mut AnyConnection, tenant_id: &str) -> QueryResult<bool> {
+    Ok(tenants::find_by_id(conn, tenant_id)?.is_some_and(|t| t.jit_enabled))
 }
 
 /// The columns of [`ProfileRow`], in its field order, qualified by `p.`.

@@ -58,7 +58,7 @@ impl KeySet {
         for raw in list {
             if keys.len() == MAX_KEYS {
                 log::warn!(
-                    "the key set holds more than {MAX_KEYS} usable keys; using the first {MAX_KEYS}"
+                    "the key set holds more keys than the first {MAX_KEYS} usable ones kept"
                 );
                 break;
             }

@@ -22,6 +22,10 @@ pub const CONFIG_DIR_VAR: &str = "JIT_SSO_CONFIG_DIR";
 
 const EMBEDDED_DEFAULT: &str = include_str!("../../config/default.toml");
 
+/// What the shipped secret template (deploy/kubernetes/secret.example.yaml) says where a
+/// real value belongs; a setting holding it was copied without being filled in.
+pub const PLACEHOLDER: &str = "REPLACE_ME";
+
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("cannot read {path}: {source}")]
@@ -284,16 +288,12 @@ impl Settings {
                 "http.public_url must be the https URL browsers use, in production (JIT_SSO__HTTP__PUBLIC_URL)".into(),
             ));
         }
-        if self.database.url.contains("REPLACE_ME") {
+        if self.database.url.contains(PLACEHOLDER) {
             return Err(SettingsError::Invalid(
                 "database.url still holds the placeholder of deploy/kubernetes/secret.example.yaml (JIT_SSO__DATABASE__URL)".into(),
             ));
         }
-        if self.is_production()
-            && !["postgres://", "postgresql://"]
-                .iter()
-                .any(|p| self.database.url.starts_with(p))
-        {
+        if self.is_production() && !crate::db::is_postgres_url(&self.database.url) {
             return Err(SettingsError::Invalid(
                 "database.url must be a postgres:// URL in production: the replicas share one PostgreSQL database (JIT_SSO__DATABASE__URL)".into(),
             ));
