@@ -1,6 +1,7 @@
-//! Stopping PostgreSQL under a running service. It stops and restarts the local cluster
-//! (`pg_ctlcluster`), so it runs only when JIT_SSO_TEST_PG_CTL=1 (as .ci/run sets), in its
-//! own test binary (cargo runs test binaries one after another).
+//! Faults of the process and its database: PostgreSQL stopping under a running service
+//! (this stops and restarts the local cluster with `pg_ctlcluster`, so it runs only when
+//! JIT_SSO_TEST_PG_CTL=1, as .ci/run sets, in its own test binary: cargo runs test binaries
+//! one after another), and the process ending while PostgreSQL connections are busy.
 
 #[path = "api/helpers.rs"]
 #[allow(dead_code)]
@@ -130,4 +131,73 @@ async fn the_service_survives_postgresql_stopping_and_recovers_by_itself() {
         "nothing duplicated or half-written"
     );
     assert_eq!(app.count("identities").await, 1);
+}
+
+/// The environment variable that turns [`child_process_of_the_exit_test`] on.
+const EXIT_CHILD: &str = "JIT_SSO_TEST_EXIT_CHILD_URL";
+
+/// A process ends (a test binary after its last test, `jit-sso migrate`, a replica that
+/// stopped) while other threads still talk to PostgreSQL. libpq's TLS library (OpenSSL)
+/// registered an exit handler that freed its state under those threads, and libpq's
+/// Kerberos probe had its own: the process died with "double free or corruption" or a
+/// segfault after its work was done (CI, after all 222 api tests had passed).
+/// Each run below re-executes this binary as a child that ends while four threads connect
+/// and query; before the fix about one child in five died.
+#[test]
+fn the_process_ends_cleanly_while_postgresql_connections_are_busy() {
+    let Some(db) = helpers::PgDatabase::create() else {
+        return;
+    };
+    let exe = std::env::current_exe().expect("the test binary's path");
+    for run in 1..=40 {
+        let out = Command::new(&exe)
+            .args(["--exact", "child_process_of_the_exit_test", "--nocapture"])
+            .env(EXIT_CHILD, &db.url)
+            .env_remove("PGGSSENCMODE")
+            .output()
+            .expect("the child runs");
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("queried"),
+            "run {run}: the process did not end cleanly ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Not a test of its own: the child process of the test above (it does nothing unless
+/// that test started it). Four threads open pools, query and drop them in a loop; once
+/// each has queried, the process exits while they go on.
+#[test]
+fn child_process_of_the_exit_test() {
+    let Ok(url) = std::env::var(EXIT_CHILD) else {
+        return;
+    };
+    let (queried, first) = std::sync::mpsc::channel();
+    for _ in 0..4 {
+        let (url, queried) = (url.clone(), queried.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            loop {
+                let db = jit_sso::db::Db::connect(&url, 1, Duration::from_secs(5)).expect("pool");
+                rt.block_on(db.run(|conn| {
+                    use diesel::connection::SimpleConnection;
+                    conn.batch_execute("SELECT 1")
+                        .map_err(jit_sso::db::DbError::from)
+                }))
+                .expect("SELECT 1");
+                let _ = queried.send(());
+            }
+        });
+    }
+    for _ in 0..4 {
+        first.recv().expect("a thread queried");
+    }
+    println!("queried");
+    std::thread::sleep(Duration::from_millis(5));
+    std::process::exit(0);
 }

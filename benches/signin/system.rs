@@ -1,7 +1,7 @@
 //! The service as a child process, the operating system's accounting of it (/proc), and
 //! throw-away PostgreSQL databases.
 
-use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
+use diesel::{PgConnection, QueryableByName, RunQueryDsl};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -301,7 +301,7 @@ fn database_url(server: &str, name: &str) -> String {
 }
 
 fn admin(server: &str) -> Result<PgConnection, String> {
-    PgConnection::establish(&database_url(server, "postgres"))
+    jit_sso::db::establish_postgres(&database_url(server, "postgres"))
         .map_err(|e| format!("PostgreSQL not reachable at {server}: {e}"))
 }
 

@@ -96,6 +96,34 @@ pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
+/// Opens a PostgreSQL connection: every one this process opens goes through here.
+///
+/// libpq is a C library with two habits that crash a multi-threaded process as it exits:
+/// its TLS library (OpenSSL) frees its global state in an exit handler, and its Kerberos
+/// probe (GSSAPI encryption, which libpq tries first by default) has exit-time destructors
+/// of its own. A thread still using a connection while the process ends then dies in freed
+/// memory ("double free or corruption", a segfault) after all the work is done. So OpenSSL
+/// is set up here, before libpq's first use, without that exit handler, and GSSAPI
+/// encryption is tried only when the URL (or `PGGSSENCMODE`) asks for it.
+pub fn establish_postgres(url: &str) -> ConnectionResult<diesel::PgConnection> {
+    openssl_sys::init();
+    diesel::PgConnection::establish(&gssencmode_by_choice(url))
+}
+
+/// The URL with `gssencmode=disable` added, unless the URL or the environment chose a mode.
+fn gssencmode_by_choice(url: &str) -> std::borrow::Cow<'_, str> {
+    let query = url.split_once('?').map(|(_, q)| q);
+    let chosen = query.is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.split('=').next() == Some("gssencmode"))
+    });
+    if chosen || std::env::var_os("PGGSSENCMODE").is_some() {
+        return url.into();
+    }
+    let joiner = if query.is_some() { '&' } else { '?' };
+    format!("{url}{joiner}gssencmode=disable").into()
+}
+
 impl Target {
     fn parse(url: &str) -> Result<Target, DbError> {
         if is_postgres_url(url) {
@@ -140,7 +168,7 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<Pooled, r2d2::Error> {
         let conn = match &self.0 {
-            Target::Postgres(url) => diesel::PgConnection::establish(url)
+            Target::Postgres(url) => establish_postgres(url)
                 .map(AnyConnection::Postgresql)
                 .map_err(r2d2::Error::ConnectionError)?,
             Target::Sqlite(path) => {
@@ -386,4 +414,27 @@ pub fn now_millis() -> i64 {
 /// A new time-ordered id.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gssencmode_by_choice;
+
+    #[test]
+    fn gssapi_encryption_is_off_unless_the_url_chooses_a_mode() {
+        assert_eq!(
+            gssencmode_by_choice("postgres://u@db:5432/app"),
+            "postgres://u@db:5432/app?gssencmode=disable"
+        );
+        assert_eq!(
+            gssencmode_by_choice("postgres://u@db/app?sslmode=verify-full"),
+            "postgres://u@db/app?sslmode=verify-full&gssencmode=disable"
+        );
+        for chosen in [
+            "postgres://u@db/app?gssencmode=require",
+            "postgres://u@db/app?sslmode=disable&gssencmode=prefer",
+        ] {
+            assert_eq!(gssencmode_by_choice(chosen), chosen);
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! afterwards), next to a test identity provider.
 
 use crate::provider::{TestProvider, TestUser, CLIENT_ID, CLIENT_SECRET};
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::RunQueryDsl;
 use jit_sso::db::profiles::ProfileRow;
 use jit_sso::db::Db;
 use jit_sso::service::tenants::{self, TenantInput};
@@ -43,7 +43,7 @@ pub struct PgDatabase {
 impl PgDatabase {
     pub fn create() -> Option<PgDatabase> {
         let admin = format!("{}/postgres", postgres_server());
-        let mut conn = match PgConnection::establish(&admin) {
+        let mut conn = match jit_sso::db::establish_postgres(&admin) {
             Ok(c) => c,
             Err(e) if !require_all() => {
                 eprintln!("SKIPPED: PostgreSQL not reachable at {admin} ({e}); set JIT_SSO_TEST_REQUIRE_ALL=1 to fail instead");
@@ -64,7 +64,7 @@ impl PgDatabase {
     /// Drops the database now (used to simulate the database going away).
     pub fn drop_now(&self) {
         let admin = format!("{}/postgres", postgres_server());
-        if let Ok(mut conn) = PgConnection::establish(&admin) {
+        if let Ok(mut conn) = jit_sso::db::establish_postgres(&admin) {
             let _ = diesel::sql_query(format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 self.name
