@@ -30,7 +30,7 @@ pub(crate) async fn database(settings: &Settings) -> anyhow::Result<Db> {
 /// new empty database in whatever folder the command ran.
 pub(crate) async fn existing_database(settings: &Settings) -> anyhow::Result<Db> {
     let url = &settings.database.url;
-    if !url.starts_with("postgres") {
+    if !crate::db::is_postgres_url(url) {
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
         if !std::path::Path::new(path).exists() {
             bail!("no database at {path} (set JIT_SSO__DATABASE__URL, or run from the folder where the service runs)");
@@ -47,7 +47,7 @@ pub fn check_config(settings: &Settings) -> anyhow::Result<()> {
         settings.database.pool_size,
         Duration::from_secs(settings.database.connect_timeout_secs),
     )?;
-    let database = if settings.database.url.starts_with("postgres") {
+    let database = if crate::db::is_postgres_url(&settings.database.url) {
         "PostgreSQL"
     } else {
         "SQLite"

@@ -95,7 +95,7 @@ pub struct HttpSettings {
     pub shutdown_grace_secs: u64,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: String,
@@ -104,6 +104,52 @@ pub struct DatabaseSettings {
     pub migrate_on_start: bool,
     /// How long a replica reuses a tenant row on the sign-in path (0: never).
     pub tenant_cache_ms: u64,
+}
+
+/// The URL's password never reaches a log or an error through `{:?}`.
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url_password(&self.url))
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .field("tenant_cache_ms", &self.tenant_cache_ms)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db?password=secret` with both passwords replaced.
+pub fn redact_url_password(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) if userinfo.contains(':') => {
+                    let user = userinfo.split(':').next().unwrap_or_default();
+                    format!("{scheme}://{user}:[redacted]@{host}{path}")
+                }
+                _ => base.to_owned(),
+            }
+        }
+        None => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some(("password", _)) => "password=[redacted]".to_owned(),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{out}?{}", pairs.join("&"));
+    }
+    out
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -156,3 +156,35 @@ fn secrets_are_redacted_and_must_be_long() {
     .unwrap();
     assert!(short.secrets.data_key().is_err());
 }
+
+#[test]
+fn the_database_password_is_redacted_from_the_settings_debug_output() {
+    let s = Settings::load_from(
+        &config_dir(),
+        "development",
+        &vars(&[(
+            "JIT_SSO__DATABASE__URL",
+            "postgres://app:hunter2-db@db.internal:5432/jit?sslmode=require&password=other-pw",
+        )]),
+    )
+    .unwrap();
+    let shown = format!("{s:?}");
+    assert!(
+        !shown.contains("hunter2-db") && !shown.contains("other-pw"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(
+            "postgres://app:[redacted]@db.internal:5432/jit?sslmode=require&password=[redacted]"
+        ),
+        "{shown}"
+    );
+    assert_eq!(
+        redact_url_password("postgres://app@db/jit"),
+        "postgres://app@db/jit"
+    );
+    assert_eq!(
+        redact_url_password("sqlite://data/jit.db"),
+        "sqlite://data/jit.db"
+    );
+}
