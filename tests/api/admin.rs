@@ -27,6 +27,18 @@ impl Admin<'_> {
         let status = resp.status();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
+
+    /// The status and the field an error names (the whole body when it names none).
+    async fn refusal(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, String) {
+        let (status, b) = self.call(method, path, body).await;
+        let field = b["field"].as_str().map(str::to_owned);
+        (status, field.unwrap_or_else(|| b.to_string()))
+    }
 }
 
 fn new_tenant(app: &TestApp, slug: &str) -> Value {

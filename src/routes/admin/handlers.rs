@@ -1,5 +1,6 @@
 //! Handlers of `/admin/v1`: extract, call one service function, map the result.
 
+use super::params::{json_body, Params};
 use super::{ApiError, StaffAuth, WriterAuth};
 use crate::db::audit::AuditQuery;
 use crate::db::profiles::RosterQuery;
@@ -15,25 +16,6 @@ use serde_json::{json, Value};
 
 type App = web::Data<AppState>;
 type Res = Result<HttpResponse, ApiError>;
-
-/// Serde's message names the field in backticks; lift it into `field`.
-fn field_of(message: &str) -> String {
-    message.split('`').nth(1).unwrap_or("body").to_owned()
-}
-
-pub fn bad_query(err: actix_web::error::QueryPayloadError, req: &HttpRequest) -> actix_web::Error {
-    let message = err.to_string();
-    ApiError::invalid(req, &field_of(&message), message).into()
-}
-
-/// Parses a JSON body after authorization (extractors run together, so a body error
-/// could otherwise answer before a 401/403).
-fn parse<T: serde::de::DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        let message = format!("invalid JSON body: {e}");
-        ApiError::invalid(req, &field_of(&message), message)
-    })
-}
 
 pub fn tenant_json(app: &AppState, t: &TenantRow) -> Value {
     json!({
@@ -78,7 +60,7 @@ pub struct NewTenantBody {
 }
 
 pub async fn create_tenant(staff: WriterAuth, app: App, req: HttpRequest, body: web::Bytes) -> Res {
-    let b: NewTenantBody = parse(&req, &body)?;
+    let b: NewTenantBody = json_body(&req, &body)?;
     let input = TenantInput {
         slug: b.slug,
         display_name: b.name,
@@ -135,7 +117,7 @@ pub async fn update_tenant(
     body: web::Bytes,
 ) -> Res {
     let actor = staff.actor();
-    let p: TenantPatch = parse(&req, &body)?;
+    let p: TenantPatch = json_body(&req, &body)?;
     if let Some(scopes) = &p.scopes {
         if !scopes.split_whitespace().any(|s| s == "openid") {
             return Err(ApiError::invalid(
@@ -199,7 +181,7 @@ pub async fn set_jit(
     body: web::Bytes,
 ) -> Res {
     let actor = staff.actor();
-    let body: JitBody = parse(&req, &body)?;
+    let body: JitBody = json_body(&req, &body)?;
     let changed = tenants::set_jit(&app.db, &slug, body.enabled, &body.reason, &actor).await;
     app.tenants.forget(&slug);
     let old = changed.map_err(|e| ApiError::from_admin(&req, e))?;
@@ -223,9 +205,8 @@ pub async fn list_profiles(
     app: App,
     req: HttpRequest,
     slug: web::Path<String>,
-    q: web::Query<RosterParams>,
+    Params(q): Params<RosterParams>,
 ) -> Res {
-    let q = q.into_inner();
     if let Some(via) = &q.created_via {
         if via != "jit" && via != "operator" {
             return Err(ApiError::invalid(
@@ -297,7 +278,7 @@ pub async fn deactivate_profile(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Res {
-    let body: ReasonBody = parse(&req, &body)?;
+    let body: ReasonBody = json_body(&req, &body)?;
     set_active(staff, app, req, path, body, false).await
 }
 
@@ -308,7 +289,7 @@ pub async fn reactivate_profile(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Res {
-    let body: ReasonBody = parse(&req, &body)?;
+    let body: ReasonBody = json_body(&req, &body)?;
     set_active(staff, app, req, path, body, true).await
 }
 
@@ -328,9 +309,8 @@ pub async fn list_audit(
     app: App,
     req: HttpRequest,
     slug: web::Path<String>,
-    q: web::Query<AuditParams>,
+    Params(q): Params<AuditParams>,
 ) -> Res {
-    let q = q.into_inner();
     let before = q
         .cursor
         .as_deref()

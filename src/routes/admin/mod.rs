@@ -5,6 +5,7 @@
 
 mod handlers;
 pub mod page;
+mod params;
 
 use super::{AppState, RequestId};
 use crate::db::DbError;
@@ -221,7 +222,6 @@ macro_rules! admin_routes {
         pub fn scope() -> actix_web::Scope {
             web::scope("/admin/v1")
                 .app_data(web::PayloadConfig::new(64 * 1024))
-                .app_data(web::QueryConfig::default().error_handler(handlers::bad_query))
                 $( .route($path, web::$method().to($handler)) )*
                 .route("/openapi.json", web::get().to(openapi))
         }

@@ -92,15 +92,27 @@ async fn the_roster_pages_with_a_stable_cursor_and_filters() {
         )
         .await;
     assert_eq!(none["items"].as_array().unwrap().len(), 0);
-    let (status, b) = admin
-        .call(
-            Method::GET,
-            "/tenants/acme/profiles?created_via=magic",
-            None,
-        )
-        .await;
     assert_eq!(
-        (status, b["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("created_via"))
+        admin
+            .refusal(
+                Method::GET,
+                "/tenants/acme/profiles?created_via=magic",
+                None
+            )
+            .await,
+        (StatusCode::BAD_REQUEST, "created_via".into())
+    );
+    // A value of the wrong type names its parameter, not the whole query string.
+    assert_eq!(
+        admin
+            .refusal(Method::GET, "/tenants/acme/profiles?limit=abc", None)
+            .await,
+        (StatusCode::BAD_REQUEST, "limit".into())
+    );
+    assert_eq!(
+        admin
+            .refusal(Method::GET, "/tenants/acme/audit?since=yesterday", None)
+            .await,
+        (StatusCode::BAD_REQUEST, "since".into())
     );
 }
