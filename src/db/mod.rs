@@ -71,6 +71,12 @@ impl From<DieselError> for DbError {
 }
 
 /// True when the error is a uniqueness conflict: the row is already there.
+/// PostgreSQL refuses a NUL character in text, even to compare it; a key holding one
+/// (`/tenants/%00`) was never stored, so a lookup answers "not there" without asking.
+pub fn storable(key: &str) -> bool {
+    !key.contains('\0')
+}
+
 pub fn is_unique_violation(e: &DieselError) -> bool {
     matches!(
         e,

@@ -76,6 +76,9 @@ pub struct IdentityRow {
 }
 
 pub fn find_by_id(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<ProfileRow>> {
+    if !super::storable(id) {
+        return Ok(None);
+    }
     profiles::table
         .find(id)
         .select(ProfileRow::as_select())

@@ -85,6 +85,9 @@ pub struct GroupRow {
 }
 
 pub fn find_by_slug(conn: &mut AnyConnection, slug: &str) -> QueryResult<Option<TenantRow>> {
+    if !super::storable(slug) {
+        return Ok(None);
+    }
     tenants::table
         .filter(tenants::slug.eq(slug))
         .select(TenantRow::as_select())
@@ -93,6 +96,9 @@ pub fn find_by_slug(conn: &mut AnyConnection, slug: &str) -> QueryResult<Option<
 }
 
 pub fn find_by_id(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<TenantRow>> {
+    if !super::storable(id) {
+        return Ok(None);
+    }
     tenants::table
         .find(id)
         .select(TenantRow::as_select())

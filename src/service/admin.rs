@@ -8,20 +8,13 @@ use crate::db::tenants::{self, TenantRow};
 use crate::db::{write_transaction, AnyConnection, Db, DbError};
 use crate::domain::{STATUS_ACTIVE, STATUS_DEACTIVATED};
 use crate::oidc::{validate_issuer, ProviderCache};
-use crate::service::tenants::AdminError;
+use crate::service::tenants::{invalid, reason, AdminError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
 use serde_json::json;
 
 pub const MAX_PAGE: i64 = 200;
-
-fn invalid(field: &'static str, message: impl Into<String>) -> AdminError {
-    AdminError::Invalid {
-        field,
-        message: message.into(),
-    }
-}
 
 /// An opaque continuation token for `(time, id)` ordered lists.
 pub fn encode_cursor(at: i64, id: &str) -> String {
@@ -131,10 +124,7 @@ pub async fn set_profile_active(
     reason: &str,
     actor: &str,
 ) -> Result<ProfileRow, AdminError> {
-    let reason = reason.trim().to_owned();
-    if reason.is_empty() {
-        return Err(invalid("reason", "say why"));
-    }
+    let reason = self::reason(reason, "say why")?;
     let (slug, id, actor) = (slug.to_owned(), profile_id.to_owned(), actor.to_owned());
     db.run(move |conn| {
         write_transaction(conn, |conn| {

@@ -27,11 +27,24 @@ pub enum AdminError {
     Db(#[from] DbError),
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> AdminError {
+pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> AdminError {
     AdminError::Invalid {
         field,
         message: message.into(),
     }
+}
+
+/// The reason staff give for a change, as the audit trail keeps it: trimmed, not empty,
+/// and storable (PostgreSQL refuses a NUL character in text).
+pub(crate) fn reason(raw: &str, ask: &str) -> Result<String, AdminError> {
+    let reason = raw.trim();
+    if reason.is_empty() {
+        return Err(invalid("reason", ask));
+    }
+    if reason.contains('\0') {
+        return Err(invalid("reason", "must not contain a NUL character"));
+    }
+    Ok(reason.to_owned())
 }
 
 #[derive(Debug, Clone)]
@@ -134,10 +147,7 @@ pub async fn set_jit(
     reason: &str,
     actor: &str,
 ) -> Result<bool, AdminError> {
-    let reason = reason.trim().to_owned();
-    if reason.is_empty() {
-        return Err(invalid("reason", "say why JIT is being switched"));
-    }
+    let reason = self::reason(reason, "say why JIT is being switched")?;
     let (slug, actor) = (slug.to_owned(), actor.to_owned());
     db.run(move |conn| {
         write_transaction(conn, |conn| {
@@ -357,4 +367,25 @@ pub async fn ensure_demo_tenant(
     .await?;
     set_jit(db, SLUG, true, "demo tenant", "demo").await?;
     Ok(find(db, SLUG).await?.unwrap_or(tenant))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_is_trimmed_required_and_storable() {
+        assert_eq!(reason("  ticket 42 \n", "say why").unwrap(), "ticket 42");
+        for (raw, message) in [
+            (" \t", "say why"),
+            ("ticket\u{0}42", "must not contain a NUL character"),
+        ] {
+            match reason(raw, "say why") {
+                Err(AdminError::Invalid { field, message: m }) => {
+                    assert_eq!((field, m.as_str()), ("reason", message))
+                }
+                other => panic!("{raw:?}: {other:?}"),
+            }
+        }
+    }
 }

@@ -1,10 +1,12 @@
 //! Reading the admin API's query strings and JSON bodies so that a mistake names the
-//! parameter or field it is in (`limit`, `profile_defaults.locale`), as a 400.
+//! parameter or field it is in (`limit`, `allowed_email_domains[1]`), as a 400.
 
 use super::ApiError;
+use crate::db::storable;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use std::future::{ready, Ready};
 
 /// The query string as `T`; `?limit=abc` is a 400 with `"field": "limit"`.
@@ -16,6 +18,9 @@ impl<T: DeserializeOwned> FromRequest for Params<T> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let pairs = url::form_urlencoded::parse(req.query_string().as_bytes());
+        if let Some((key, _)) = pairs.clone().find(|(k, v)| !storable(k) || !storable(v)) {
+            return ready(Err(nul(req, &key)));
+        }
         let parsed = serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs));
         ready(
             parsed
@@ -28,12 +33,46 @@ impl<T: DeserializeOwned> FromRequest for Params<T> {
 /// A JSON body as `T`, parsed after authorization (extractors run together, so a body
 /// error could otherwise answer before a 401/403).
 pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| invalid(req, ("JSON body", "body"), e))?;
-    de.end()
+    let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid(req, "body", format!("invalid JSON body: {e}")))?;
-    Ok(value)
+    if let Some(path) = unstorable(&value, String::new()) {
+        return Err(nul(req, &path));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| invalid(req, ("JSON body", "body"), e))
+}
+
+/// The path (`name`, `allowed_email_domains[1]`) of the first string or key under `at`
+/// that holds a NUL character, which PostgreSQL cannot store.
+fn unstorable(value: &Value, at: String) -> Option<String> {
+    match value {
+        Value::String(s) if !storable(s) => Some(at),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| unstorable(v, format!("{at}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(k, v)| {
+            let here = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if storable(k) {
+                unstorable(v, here)
+            } else {
+                Some(here)
+            }
+        }),
+        _ => None,
+    }
+}
+
+fn nul(req: &HttpRequest, field: &str) -> ApiError {
+    let field = field.replace('\0', "\\0");
+    ApiError::invalid(
+        req,
+        &field,
+        format!("{field} must not contain a NUL character"),
+    )
 }
 
 /// The field is the path where deserializing failed; at the top level (an unknown or

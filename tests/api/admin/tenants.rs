@@ -170,3 +170,41 @@ async fn the_integration_check_reports_item_by_item() {
         "{report}"
     );
 }
+
+on_both_databases! {
+    // PostgreSQL cannot store or even compare a NUL character: one in a path, a query
+    // parameter or a body must be the client's 4xx, not the database's 500.
+    async fn nul_characters_in_admin_input_are_refused_not_a_server_error(app) {
+        app.add_tenant("acme", true).await;
+        app.sign_in("acme", TestUser::new("s-n", "nia@example.com", "Nia", "N")).await;
+        let id = app.profiles("acme").await[0].id.clone();
+        let admin = Admin { token: app.staff_token(false).await, app: &app };
+        for path in ["/tenants/%00", "/tenants/acme/profiles/%00", "/tenants/a%00b/audit"] {
+            let (status, b) = admin.call(Method::GET, path, None).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {b}");
+        }
+        for (path, field) in [
+            ("/tenants/acme/profiles?q=%00", "q"),
+            ("/tenants/acme/profiles?created_via=jit%00", "created_via"),
+            ("/tenants/acme/audit?kind=%00", "kind"),
+            ("/tenants/acme/audit?profile=x%00", "profile"),
+        ] {
+            assert_eq!(admin.refusal(Method::GET, path, None).await, (StatusCode::BAD_REQUEST, field.into()), "{path}");
+        }
+        let deactivate = format!("/tenants/acme/profiles/{id}/deactivate");
+        for (method, path, body, field) in [
+            (Method::PATCH, "/tenants/acme", json!({"name": "Ac\u{0}me"}), "name"),
+            (Method::PATCH, "/tenants/acme", json!({"allowed_email_domains": ["a.example", "b\u{0}.example"]}), "allowed_email_domains[1]"),
+            (Method::PUT, "/tenants/acme/jit", json!({"enabled": false, "reason": "off\u{0}"}), "reason"),
+            (Method::POST, deactivate.as_str(), json!({"reason": "\u{0}"}), "reason"),
+            (Method::POST, "/tenants", json!({"slug": "nul", "name": "N\u{0}", "issuer": app.provider.issuer(), "client_id": "c", "client_secret": "s"}), "name"),
+        ] {
+            assert_eq!(admin.refusal(method, path, Some(body)).await, (StatusCode::BAD_REQUEST, field.into()));
+        }
+        // Nothing was half-applied.
+        let (_, acme) = admin.call(Method::GET, "/tenants/acme", None).await;
+        assert_eq!((acme["name"].as_str(), acme["jit_enabled"].as_bool()), (Some("acme Inc."), Some(true)), "{acme}");
+        assert_eq!(app.profiles("acme").await[0].status, "active");
+        assert_eq!(admin.call(Method::GET, "/tenants/nul", None).await.0, StatusCode::NOT_FOUND);
+    }
+}
