@@ -13,6 +13,7 @@ use helpers::{Backend, TestApp};
 use provider::TestUser;
 use reqwest::StatusCode;
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 fn cluster() -> Option<String> {
@@ -69,8 +70,21 @@ async fn wait_for(app: &TestApp, path: &str, status: StatusCode, within: Duratio
     }
 }
 
-#[actix_web::test]
-async fn the_service_survives_postgresql_stopping_and_recovers_by_itself() {
+/// The tests below run in parallel threads; the one that stops PostgreSQL must not do so
+/// under the one that needs it up.
+static CLUSTER: Mutex<()> = Mutex::new(());
+
+fn cluster_to_myself() -> MutexGuard<'static, ()> {
+    CLUSTER.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[test]
+fn the_service_survives_postgresql_stopping_and_recovers_by_itself() {
+    let _alone = cluster_to_myself();
+    actix_web::rt::System::new().block_on(postgresql_stops_under_the_service());
+}
+
+async fn postgresql_stops_under_the_service() {
     if std::env::var("JIT_SSO_TEST_PG_CTL").as_deref() != Ok("1") {
         eprintln!("SKIPPED: set JIT_SSO_TEST_PG_CTL=1 to let this test stop and start PostgreSQL");
         return;
@@ -145,6 +159,7 @@ const EXIT_CHILD: &str = "JIT_SSO_TEST_EXIT_CHILD_URL";
 /// and query; before the fix about one child in five died.
 #[test]
 fn the_process_ends_cleanly_while_postgresql_connections_are_busy() {
+    let _alone = cluster_to_myself();
     let Some(db) = helpers::PgDatabase::create() else {
         return;
     };
@@ -194,6 +209,12 @@ fn child_process_of_the_exit_test() {
             }
         });
     }
+    drop(queried); // so that the wait below ends if every thread failed
+    std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_secs(60));
+        eprintln!("the threads did not query within 60 s");
+        std::process::exit(3);
+    });
     for _ in 0..4 {
         first.recv().expect("a thread queried");
     }
