@@ -93,8 +93,16 @@ fn check_url(raw: &str, allow_query: bool) -> Result<url::Url, String> {
 
 /// Issuers must be https (http only on loopback hosts), without query or fragment.
 pub fn validate_issuer(issuer: &str) -> Result<url::Url, String> {
+    // Every identity row is indexed by (tenant, issuer, subject): with a 255-byte subject
+    // a longer issuer would pass PostgreSQL's 2,704-byte index row limit and fail every
+    // first sign-in. Real issuers are well under 100 bytes.
+    if issuer.len() > ISSUER_MAX_LEN {
+        return Err(format!("must be at most {ISSUER_MAX_LEN} bytes"));
+    }
     check_url(issuer, false)
 }
+
+pub const ISSUER_MAX_LEN: usize = 1024;
 
 /// Provider endpoints: like issuers, but a query is allowed (some providers use one).
 pub fn validate_endpoint(endpoint: &str) -> Result<url::Url, String> {
@@ -227,6 +235,21 @@ mod tests {
         assert!(validate_issuer("https://idp.example.com?x=1").is_err());
         assert!(validate_endpoint("https://idp.example.com/authorize?p=signin").is_ok());
         assert!(validate_issuer("ftp://idp.example.com").is_err());
+    }
+
+    #[test]
+    fn an_issuer_too_long_to_index_is_refused() {
+        let at_limit = format!(
+            "https://idp.example.com/{}",
+            "a".repeat(ISSUER_MAX_LEN - 24)
+        );
+        assert_eq!(at_limit.len(), ISSUER_MAX_LEN);
+        assert!(validate_issuer(&at_limit).is_ok());
+        let over = format!("{at_limit}a");
+        assert_eq!(
+            validate_issuer(&over).unwrap_err(),
+            "must be at most 1024 bytes"
+        );
     }
 
     #[test]
