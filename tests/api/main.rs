@@ -16,6 +16,7 @@ mod oidc_checks;
 mod operations;
 mod process;
 mod provider_calls;
+mod realworld;
 mod refusals;
 mod signin;
 mod storms;
