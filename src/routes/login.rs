@@ -36,14 +36,18 @@ pub async fn login(
 }
 
 /// A sign-in must run on the public URL's host: the flow cookie is set for the host the
-/// browser used, and the provider returns to the public URL. A browser that came by
-/// another name (localhost for 127.0.0.1) is sent to the public one first.
+/// browser used, and the provider returns to the public URL. On a developer's machine a
+/// browser that came by another loopback name (localhost for 127.0.0.1) is sent to the
+/// public one first. Nothing else is moved: behind a reverse proxy the Host header can be
+/// the proxy's upstream name (nginx's default), and sending that browser to the public
+/// URL would bring it straight back, in a redirect loop.
 fn canonical_host(app: &AppState, req: &HttpRequest) -> Option<HttpResponse> {
-    if app.public_host.is_empty() {
+    if app.public_host.is_empty() || !is_loopback(&app.public_host) {
         return None;
     }
     let info = req.connection_info();
-    if info.host().eq_ignore_ascii_case(&app.public_host) {
+    let host = info.host();
+    if host.eq_ignore_ascii_case(&app.public_host) || !is_loopback(host) {
         return None;
     }
     let target = format!(
@@ -56,6 +60,19 @@ fn canonical_host(app: &AppState, req: &HttpRequest) -> Option<HttpResponse> {
             .insert_header((header::LOCATION, target))
             .finish(),
     )
+}
+
+/// Whether `host[:port]` names this machine: localhost, 127.0.0.0/8 or ::1.
+fn is_loopback(host: &str) -> bool {
+    let Ok(url) = url::Url::parse(&format!("http://{host}/")) else {
+        return false;
+    };
+    match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// A return path on this site: a relative path, or an absolute URL on our own public

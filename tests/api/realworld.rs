@@ -134,6 +134,45 @@ on_both_databases! {
     }
 }
 
+/// A free local port (closed again at once, so the service can bind it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[actix_web::test]
+async fn a_proxy_that_does_not_forward_the_host_header_does_not_loop_on_login() {
+    // grafana/grafana#18299, thenativeweb/forcedomain#19: behind a proxy that sends its own
+    // Host (nginx's default proxy_pass), a "wrong host, go to the public URL" redirect loops.
+    let port = free_port();
+    let mut app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.http.port = port;
+        s.http.public_url = "https://training.example.com".into();
+    })
+    .await
+    .unwrap();
+    app.address = format!("http://127.0.0.1:{port}");
+    app.add_tenant("acme", true).await;
+    for proxied_host in ["jit-sso:8080", "127.0.0.1:8080", "training.example.com"] {
+        let resp = app
+            .browser()
+            .get(app.url("/t/acme/login?return_to=/courses"))
+            .header("host", proxied_host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::FOUND);
+        let target = location(&resp);
+        assert!(
+            target.starts_with(&app.provider.url("/authorize")),
+            "Host {proxied_host}: sent to {target} instead of the provider (a loop behind the proxy)"
+        );
+    }
+}
+
 #[actix_web::test]
 async fn a_key_set_with_key_types_we_do_not_know_still_verifies_the_token() {
     // coreos/go-oidc#498, spring-attic/spring-security-oauth#1213, nextcloud/user_oidc#1333:
