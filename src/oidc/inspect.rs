@@ -136,6 +136,18 @@ impl ProviderCache {
                 "the provider does not list its claims",
             )),
         }
+        if let Some(algs) = list(&doc, "id_token_signing_alg_values_supported") {
+            let usable = algs.iter().any(|a| {
+                a.parse::<jsonwebtoken::Algorithm>()
+                    .is_ok_and(|alg| super::ACCEPTED_ALGS.contains(&alg))
+            });
+            let detail = if usable {
+                format!("offered: {algs:?}")
+            } else {
+                format!("offered: {algs:?}; ID tokens must be signed with a published RSA, EC or Ed25519 key: choose one for this application at the provider")
+            };
+            out.push(item("id_token_signing", usable, detail));
+        }
         let methods = list(&doc, "token_endpoint_auth_methods_supported")
             .unwrap_or_else(|| vec!["client_secret_basic".into()]);
         let ok = methods

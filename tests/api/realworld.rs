@@ -3,7 +3,7 @@
 
 use crate::helpers::*;
 use crate::on_both_databases;
-use crate::provider::{TestProvider, TestUser};
+use crate::provider::{TestProvider, TestUser, CLIENT_SECRET};
 use jit_sso::service::admin::{change_provider, ProviderChange};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -243,6 +243,60 @@ on_both_databases! {
         assert_eq!(app.provider.token_requests(), exchanges, "nothing exchanged again");
         assert_eq!(app.count("profiles").await, 1);
     }
+}
+
+#[actix_web::test]
+async fn an_id_token_signed_with_hs256_and_the_client_secret_is_reported_as_a_provider_setting() {
+    // goauthentik/authentik#4824: without a signing key authentik signs ID tokens with HS256
+    // and the client secret; relying parties failed with a confusing verification error.
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    app.provider.set_advertised_algs(&["HS256"]);
+    app.provider.edit_token_response_next(|t| {
+        let original = t["id_token"].as_str().unwrap().to_owned();
+        let payload = original.split('.').nth(1).unwrap();
+        use base64::Engine;
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        let hs = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(CLIENT_SECRET.as_bytes()).unwrap(),
+        )
+        .unwrap();
+        t.insert("id_token".into(), json!(hs));
+    });
+    let resp = app
+        .sign_in("acme", TestUser::new("s1", "hal@acme.example", "Hal", "H"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    assert!(resp.text().await.unwrap().contains("not set up correctly"));
+    assert_eq!(
+        app.count("profiles").await,
+        0,
+        "an HMAC token is never accepted"
+    );
+    // Support staff's integration check names the setting before anyone tries.
+    let report: serde_json::Value = app
+        .browser()
+        .post(app.url("/admin/v1/tenants/acme/check"))
+        .bearer_auth(app.staff_token(true).await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = report["items"].as_array().unwrap();
+    let signing = items
+        .iter()
+        .find(|i| i["item"] == "id_token_signing")
+        .expect("{report}");
+    assert_eq!(signing["ok"], false, "{report}");
 }
 
 on_both_databases! {
