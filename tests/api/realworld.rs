@@ -349,3 +349,27 @@ async fn a_provider_clock_slightly_ahead_signs_in_and_a_far_off_one_gets_a_clear
         .unwrap()
         .contains("could not verify your identity"));
 }
+
+on_both_databases! {
+    async fn an_unverified_email_never_links_to_a_profile_support_staff_created(app) {
+        // deskhq/the-desk#553, mcdonc/klangk#166: an email claim linked to an existing account
+        // without checking email_verified, so a self-asserted address took the account over.
+        app.add_tenant("acme", true).await;
+        insert_operator_profile(&app, "acme", "boss@acme.example").await;
+        let mut squatter = TestUser::new("self-signup", "boss@acme.example", "Eve", "E");
+        squatter.email_verified = Some(false);
+        let resp = app.sign_in("acme", squatter.clone()).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert!(resp.text().await.unwrap().contains("not verified"));
+        // A tenant that requires the flag also refuses a token that does not state it.
+        let strict = jit_sso::db::tenants::TenantChanges {
+            trust_unstated_email: Some(false),
+            ..Default::default()
+        };
+        jit_sso::service::tenants::update_settings(&app.db, "acme", strict, "test").await.unwrap();
+        squatter.email_verified = None;
+        assert_eq!(app.sign_in("acme", squatter).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(app.count("identities").await, 0, "the profile stays unclaimed");
+        assert_eq!(app.count("profiles").await, 1);
+    }
+}
