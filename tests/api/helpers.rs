@@ -372,3 +372,12 @@ pub fn operator_profile(tenant_id: &str, email: &str) -> jit_sso::db::profiles::
         sessions_revoked_at: None,
     }
 }
+
+/// A free local port (closed again at once, so that a process can bind it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -29,6 +29,7 @@ async fn sql(app: &TestApp, statement: String) {
 
 on_both_databases! {
     async fn an_email_changed_at_the_provider_updates_the_same_profile(app) {
+        // The failure other products' users report: zulip/zulip#33096, immich-app/immich#1019.
         app.add_tenant("acme", true).await;
         let old = TestUser::new("sub-alice", "alice@old.example", "Alice", "Anders");
         assert_eq!(app.sign_in("acme", old).await.status(), StatusCode::SEE_OTHER);

@@ -21,14 +21,6 @@ impl Drop for Service {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts `jit-sso serve` in the test environment with its own SQLite file.
 async fn start_service(extra_env: &[(&str, &str)]) -> Service {
     let dir = tempfile::tempdir().unwrap();
