@@ -35,12 +35,25 @@ pub fn trusted_email(tenant: &TenantRow, id: &VerifiedIdentity) -> Result<Email,
     let mut sources = vec![configured];
     if configured == "email" {
         sources.extend(USERNAME_CLAIMS);
+    } else if USERNAME_CLAIMS.contains(&configured) {
+        sources.push("email");
     }
+    let guest = |c: &str, v: &str| USERNAME_CLAIMS.contains(&c) && is_guest_username(v);
     let (claim, raw) = sources
         .iter()
-        .find_map(|c| id.text(c).filter(|v| !v.trim().is_empty()).map(|v| (*c, v)))
-        .ok_or_else(|| EmailProblem::Missing {
-            claim: configured.to_owned(),
+        .find_map(|c| {
+            id.text(c)
+                .filter(|v| !v.trim().is_empty() && !guest(c, v))
+                .map(|v| (*c, v))
+        })
+        .ok_or_else(|| {
+            // A guest's directory name was all there was: the address is in `email`.
+            let only_guest = sources
+                .iter()
+                .any(|c| id.text(c).is_some_and(|v| guest(c, v)));
+            EmailProblem::Missing {
+                claim: if only_guest { "email" } else { configured }.to_owned(),
+            }
         })?;
     let email = Email::parse(raw).map_err(|_| {
         if USERNAME_CLAIMS.contains(&claim) && !raw.contains('@') {
@@ -73,6 +86,12 @@ pub fn trusted_email(tenant: &TenantRow, id: &VerifiedIdentity) -> Result<Email,
         return Err(EmailProblem::DomainNotAllowed);
     }
     Ok(email)
+}
+
+/// Entra ID names a guest from another directory `alice_gmail.com#EXT#@contoso.onmicrosoft.com`
+/// in `upn`: shaped like an address, but no mailbox; the guest's address is in `email`.
+fn is_guest_username(value: &str) -> bool {
+    value.to_ascii_uppercase().contains("#EXT#")
 }
 
 /// First and last names: the mapped claims, then the full `name` split sensibly. A
@@ -167,6 +186,40 @@ mod tests {
             trusted_email(&t, &e),
             Err(EmailProblem::Missing { .. })
         ));
+    }
+
+    #[test]
+    fn an_entra_guest_directory_name_is_never_taken_for_an_address() {
+        let t = TenantRow {
+            email_claim: "upn".into(),
+            trust_username_email: true,
+            ..tenant()
+        };
+        let upn = "alice_gmail.com#EXT#@contoso.onmicrosoft.com";
+        let guest = id(json!({"upn": upn, "email": "alice@gmail.com", "email_verified": true}));
+        assert_eq!(
+            trusted_email(&t, &guest).unwrap().normalized(),
+            "alice@gmail.com"
+        );
+        let member = id(json!({"upn": "bob@contoso.example", "email": "other@x.example"}));
+        assert_eq!(
+            trusted_email(&t, &member).unwrap().normalized(),
+            "bob@contoso.example"
+        );
+        let bare = id(json!({"upn": upn.to_lowercase()}));
+        assert_eq!(
+            trusted_email(&t, &bare),
+            Err(EmailProblem::Missing {
+                claim: "email".into()
+            })
+        );
+        let by_default = id(json!({"upn": upn}));
+        assert_eq!(
+            trusted_email(&tenant(), &by_default),
+            Err(EmailProblem::Missing {
+                claim: "email".into()
+            })
+        );
     }
 
     #[test]
