@@ -84,6 +84,13 @@ pub enum ProfileCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Remove a profile's identity links (the provider now sends new subjects, as after an
+    /// Entra app is registered again); its next sign-in links by verified email.
+    Unlink {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 pub async fn profiles(settings: &Settings, slug: &str, cmd: ProfileCommand) -> anyhow::Result<()> {
@@ -98,6 +105,14 @@ pub async fn profiles(settings: &Settings, slug: &str, cmd: ProfileCommand) -> a
                     &serde_json::json!({ "profile": p, "identities": links })
                 )?
             );
+            return Ok(());
+        }
+        ProfileCommand::Unlink { id, reason } => {
+            let removed = admin::unlink_identities(&db, slug, &id, &reason, &actor()).await?;
+            println!("removed {} identity link(s) of profile {id}", removed.len());
+            for l in removed {
+                println!("  {} {}", l.issuer, l.subject);
+            }
             return Ok(());
         }
         ProfileCommand::Deactivate { id, reason } => (id, false, reason),

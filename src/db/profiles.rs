@@ -140,6 +140,11 @@ pub fn identities_of(conn: &mut AnyConnection, profile_id: &str) -> QueryResult<
         .load(conn)
 }
 
+/// Removes a profile's identity links; its next sign-in links again by verified email.
+pub fn unlink_identities(conn: &mut AnyConnection, profile_id: &str) -> QueryResult<usize> {
+    diesel::delete(identities::table.filter(identities::profile_id.eq(profile_id))).execute(conn)
+}
+
 pub fn list_by_tenant(conn: &mut AnyConnection, tenant_id: &str) -> QueryResult<Vec<ProfileRow>> {
     profiles::table
         .filter(profiles::tenant_id.eq(tenant_id))

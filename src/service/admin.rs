@@ -35,6 +35,20 @@ fn tenant_in(conn: &mut AnyConnection, slug: &str) -> Result<TenantRow, AdminErr
         .ok_or_else(|| AdminError::UnknownTenant(slug.to_owned()))
 }
 
+/// A profile of the tenant `slug`; one of another tenant is unknown here.
+fn tenant_and_profile(
+    conn: &mut AnyConnection,
+    slug: &str,
+    id: &str,
+) -> Result<(TenantRow, ProfileRow), AdminError> {
+    let t = tenant_in(conn, slug)?;
+    let p = profiles::find_by_id(conn, id)
+        .map_err(DbError::from)?
+        .filter(|p| p.tenant_id == t.id)
+        .ok_or(AdminError::UnknownProfile)?;
+    Ok((t, p))
+}
+
 fn record(
     conn: &mut AnyConnection,
     tenant: &TenantRow,
@@ -128,11 +142,7 @@ pub async fn set_profile_active(
     let (slug, id, actor) = (slug.to_owned(), profile_id.to_owned(), actor.to_owned());
     db.run(move |conn| {
         write_transaction(conn, |conn| {
-            let t = tenant_in(conn, &slug)?;
-            let p = profiles::find_by_id(conn, &id)
-                .map_err(DbError::from)?
-                .filter(|p| p.tenant_id == t.id)
-                .ok_or(AdminError::UnknownProfile)?;
+            let (t, p) = tenant_and_profile(conn, &slug, &id)?;
             let status = if active {
                 STATUS_ACTIVE
             } else {
@@ -150,6 +160,45 @@ pub async fn set_profile_active(
                 status: status.to_owned(),
                 ..p
             })
+        })
+    })
+    .await
+}
+
+/// Removes a profile's identity links, with a reason; audited with the links removed.
+/// For a provider that now sends everyone new subjects (an Entra app registered again):
+/// the sign-in is refused as an identity conflict rather than handed to a stranger, and
+/// after this the next sign-in with the profile's verified email links the new subject.
+pub async fn unlink_identities(
+    db: &Db,
+    slug: &str,
+    profile_id: &str,
+    reason: &str,
+    actor: &str,
+) -> Result<Vec<IdentityRow>, AdminError> {
+    let reason = self::reason(reason, "say why")?;
+    let (slug, id, actor) = (slug.to_owned(), profile_id.to_owned(), actor.to_owned());
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let (t, p) = tenant_and_profile(conn, &slug, &id)?;
+            let links = profiles::identities_of(conn, &p.id).map_err(DbError::from)?;
+            if !links.is_empty() {
+                profiles::unlink_identities(conn, &p.id).map_err(DbError::from)?;
+                let removed: Vec<_> = links
+                    .iter()
+                    .map(|l| json!({ "issuer": l.issuer, "subject": l.subject }))
+                    .collect();
+                let details = json!({ "removed": removed, "reason": reason });
+                record(
+                    conn,
+                    &t,
+                    "identities_unlinked",
+                    &actor,
+                    Some(&p.id),
+                    details,
+                )?;
+            }
+            Ok(links)
         })
     })
     .await
@@ -186,11 +235,7 @@ pub async fn profile_with_links(
 ) -> Result<(ProfileRow, Vec<IdentityRow>), AdminError> {
     let (slug, id) = (slug.to_owned(), id.to_owned());
     db.run(move |conn| {
-        let t = tenant_in(conn, &slug)?;
-        let p = profiles::find_by_id(conn, &id)
-            .map_err(DbError::from)?
-            .filter(|p| p.tenant_id == t.id)
-            .ok_or(AdminError::UnknownProfile)?;
+        let (_, p) = tenant_and_profile(conn, &slug, &id)?;
         let links = profiles::identities_of(conn, &p.id).map_err(DbError::from)?;
         Ok((p, links))
     })

@@ -108,14 +108,33 @@ on_both_databases! {
 on_both_databases! {
     async fn a_re_registered_entra_app_that_changes_every_sub_refuses_people_instead_of_duplicating(app) {
         // Azure/azure-content#5771: Entra's sub is per application, so a new app registration
-        // gives everyone a new sub. We never duplicate, but people are refused until relinked.
+        // gives everyone a new sub. We never duplicate: people are refused until support
+        // staff remove the old link, and then they sign in to their own profile again.
         app.add_tenant("acme", true).await;
         app.sign_in("acme", TestUser::new("pairwise-for-app-1", "kim@acme.example", "Kim", "K")).await;
+        let kim = app.profiles("acme").await[0].id.clone();
         let same_person = TestUser::new("pairwise-for-app-2", "kim@acme.example", "Kim", "K");
-        let resp = app.sign_in("acme", same_person).await;
+        let resp = app.sign_in("acme", same_person.clone()).await;
         assert_eq!(resp.status(), StatusCode::FORBIDDEN);
         assert_eq!(app.count("profiles").await, 1, "never a duplicate");
         assert!(trail_kinds(&app, "acme").await.contains(&"identity_conflict".to_owned()));
+
+        let token = app.staff_token(false).await;
+        let unlink = |reason: &str| {
+            app.browser()
+                .post(app.url(&format!("/admin/v1/tenants/acme/profiles/{kim}/unlink")))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({ "reason": reason }))
+                .send()
+        };
+        assert_eq!(unlink(" ").await.unwrap().status(), StatusCode::BAD_REQUEST, "a reason is required");
+        let removed: serde_json::Value = unlink("app registered again, ticket 7").await.unwrap().json().await.unwrap();
+        assert_eq!(removed["removed"][0]["subject"], "pairwise-for-app-1", "{removed}");
+        assert_eq!(app.sign_in("acme", same_person).await.status(), StatusCode::SEE_OTHER);
+        let roster = app.profiles("acme").await;
+        assert_eq!((roster.len(), roster[0].id.as_str()), (1, kim.as_str()), "the same profile");
+        assert_eq!(app.count("identities").await, 1);
+        assert!(trail_kinds(&app, "acme").await.contains(&"identities_unlinked".to_owned()));
     }
 }
 

@@ -293,6 +293,21 @@ pub async fn reactivate_profile(
     set_active(staff, app, req, path, body, true).await
 }
 
+pub async fn unlink_profile(
+    staff: WriterAuth,
+    app: App,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Res {
+    let body: ReasonBody = json_body(&req, &body)?;
+    let (slug, id) = path.into_inner();
+    let removed = admin::unlink_identities(&app.db, &slug, &id, &body.reason, &staff.actor())
+        .await
+        .map_err(|e| ApiError::from_admin(&req, e))?;
+    Ok(HttpResponse::Ok().json(json!({ "removed": removed })))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {

@@ -238,6 +238,7 @@ admin_routes! {
     get "/tenants/{slug}/profiles/{id}" false "Read a profile with its identity links" => handlers::get_profile;
     post "/tenants/{slug}/profiles/{id}/deactivate" true "Deactivate a profile, with a reason" => handlers::deactivate_profile;
     post "/tenants/{slug}/profiles/{id}/reactivate" true "Reactivate a profile, with a reason" => handlers::reactivate_profile;
+    post "/tenants/{slug}/profiles/{id}/unlink" true "Remove a profile's identity links, with a reason (its next sign-in links again by verified email)" => handlers::unlink_profile;
     get "/tenants/{slug}/audit" false "Read the audit trail (kind, profile, since, until, cursor, limit)" => handlers::list_audit;
     post "/tenants/{slug}/check" false "Check the tenant's provider integration, item by item" => handlers::check_tenant;
 }

@@ -86,5 +86,5 @@ async fn the_openapi_document_lists_every_admin_route() {
             e.path
         );
     }
-    assert_eq!(jit_sso::routes::admin::ENDPOINTS.len(), 11);
+    assert_eq!(jit_sso::routes::admin::ENDPOINTS.len(), 12);
 }

@@ -55,7 +55,7 @@ async fn unknown_tenants_are_404_and_bad_input_names_the_field() {
         let method = Method::from_bytes(e.method.to_uppercase().as_bytes()).unwrap();
         let body = match e.path {
             p if p.ends_with("/jit") => Some(json!({"enabled": true, "reason": "r"})),
-            p if p.ends_with("activate") => Some(json!({"reason": "r"})),
+            p if p.ends_with("activate") || p.ends_with("unlink") => Some(json!({"reason": "r"})),
             _ if e.method == "patch" => Some(json!({"name": "X"})),
             _ => None,
         };
