@@ -77,6 +77,19 @@ pub fn storable(key: &str) -> bool {
     !key.contains('\0')
 }
 
+/// No connection came: r2d2 says "timed out waiting for connection: <why>", which reads as
+/// a busy pool when the cause (a wrong password, a database that does not exist) is at
+/// the end; the cause comes first here.
+fn unreachable(e: r2d2::PoolError) -> DbError {
+    let text = e.to_string();
+    DbError::Unavailable(
+        match text.strip_prefix("timed out waiting for connection: ") {
+            Some(why) => format!("cannot connect: {}", why.trim()),
+            None => text,
+        },
+    )
+}
+
 pub fn is_unique_violation(e: &DieselError) -> bool {
     matches!(
         e,
@@ -305,7 +318,7 @@ impl Db {
         actix_web::web::block(move || {
             let _permit = permit;
             let got = pool.get();
-            let mut pooled = got.map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
+            let mut pooled = got.map_err(|e| E::from(unreachable(e)))?;
             let result = f(&mut pooled.conn);
             // Refusals are `Ok`; an `Err` is a database error or a rolled-back write, after
             // which the connection is tested before anyone else gets it.
@@ -349,9 +362,7 @@ impl Db {
     async fn check_ready_now(&self) -> Result<(), DbError> {
         let probe = self.probe.clone();
         actix_web::web::block(move || {
-            let mut pooled = probe
-                .get()
-                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            let mut pooled = probe.get().map_err(unreachable)?;
             let pending = match &mut pooled.conn {
                 AnyConnection::Postgresql(c) => c.has_pending_migration(PG_MIGRATIONS),
                 AnyConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),

@@ -24,7 +24,7 @@ pub enum Backend {
 }
 
 /// Server URL of the PostgreSQL cluster for tests (databases are created and dropped).
-fn postgres_server() -> String {
+pub fn postgres_server() -> String {
     std::env::var("JIT_SSO_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }

@@ -325,3 +325,25 @@ fn check_config_names_a_secret_still_holding_the_templates_placeholder() {
         "secret echoed: {stderr}"
     );
 }
+
+/// A command pointed at a database that is not there says why first, not "timed out".
+#[test]
+fn a_database_that_does_not_exist_is_named_as_the_cause() {
+    let url = format!("{}/jit_sso_no_such_database", postgres_server());
+    let out = Command::new(env!("CARGO_BIN_EXE_jit-sso"))
+        .args(["users", "demo"])
+        .env("JIT_SSO__DATABASE__URL", &url)
+        .env("JIT_SSO__DATABASE__CONNECT_TIMEOUT_SECS", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot connect: "), "{stderr}");
+    assert!(!stderr.contains("timed out waiting"), "{stderr}");
+    if PgDatabase::create().is_some() {
+        assert!(
+            stderr.contains("\"jit_sso_no_such_database\" does not exist"),
+            "{stderr}"
+        );
+    }
+}
