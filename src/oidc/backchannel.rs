@@ -124,6 +124,7 @@ impl ProviderCache {
                 nonce: None,
                 skew: self.clock_skew,
                 algs: None,
+                client_secret: None,
             };
             let mut validation = verify::id_token_validation(&expected);
             // A signed userinfo response need not carry iss, aud or exp; when present they must match.

@@ -138,13 +138,14 @@ impl ProviderCache {
         }
         if let Some(algs) = list(&doc, "id_token_signing_alg_values_supported") {
             let usable = algs.iter().any(|a| {
-                a.parse::<jsonwebtoken::Algorithm>()
-                    .is_ok_and(|alg| super::ACCEPTED_ALGS.contains(&alg))
+                a.parse::<jsonwebtoken::Algorithm>().is_ok_and(|alg| {
+                    super::ACCEPTED_ALGS.contains(&alg) || super::verify::is_mac(alg)
+                })
             });
             let detail = if usable {
                 format!("offered: {algs:?}")
             } else {
-                format!("offered: {algs:?}; ID tokens must be signed with a published RSA, EC or Ed25519 key: choose one for this application at the provider")
+                format!("offered: {algs:?}; none is one we verify (RSA, EC, Ed25519 or HMAC with the client secret)")
             };
             out.push(item("id_token_signing", usable, detail));
         }

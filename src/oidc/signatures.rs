@@ -4,7 +4,8 @@
 //! sign-in. jsonwebtoken's RustCrypto backend does RSA in constant-time big-integer arithmetic
 //! (about 107 µs here) and P-256 in portable field arithmetic (about 300 µs); `ring`, already
 //! in the build for TLS, takes a fraction of either. Every asymmetric algorithm we accept is
-//! routed to `ring`; HMAC never reaches here (a public key set cannot hold a shared secret).
+//! routed to `ring`; HMAC, keyed only with our client secret (OIDC Core 10.1), stays with
+//! the RustCrypto backend, whose comparison is constant-time.
 //!
 //! `ring` also checks what a hostile key set could get wrong: RSA keys shorter than 2048 bits
 //! (RFC 7518 section 3.3), EC points not on the curve, and keys or signatures of the wrong

@@ -50,6 +50,15 @@ pub struct Expected<'a> {
     pub skew: Duration,
     /// The provider's advertised algorithms, if any.
     pub algs: Option<&'a [Algorithm]>,
+    /// Our client secret: the MAC key of an HS256/384/512 ID token (OIDC Core 10.1).
+    pub client_secret: Option<&'a str>,
+}
+
+/// HS256/384/512: signed with the client secret, which the provider and we share. Accepted
+/// only from a provider that advertises the algorithm, and verified only with our client
+/// secret, never with a published key (the key-confusion attack).
+pub fn is_mac(alg: Algorithm) -> bool {
+    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 
 fn now_secs() -> u64 {
@@ -79,17 +88,26 @@ pub fn verify_signature(
     let header = jsonwebtoken::decode_header(token)
         .map_err(|_| invalid("malformed token or unsupported algorithm (alg none is refused)"))?;
     let alg = header.alg;
-    if !ACCEPTED_ALGS.contains(&alg) {
+    let advertised = expected.algs.unwrap_or_default();
+    let mac_key = match expected.client_secret {
+        Some(secret) if is_mac(alg) && advertised.contains(&alg) => Some(
+            jsonwebtoken::DecodingKey::from_secret(secret.as_bytes())
+                .map_err(|e| invalid(describe(e.kind())))?,
+        ),
+        _ => None,
+    };
+    if !ACCEPTED_ALGS.contains(&alg) && mac_key.is_none() {
         return Err(invalid(format!("algorithm {alg:?} is not accepted")));
     }
-    if let Some(advertised) = expected.algs {
-        if !advertised.is_empty() && !advertised.contains(&alg) {
-            return Err(invalid(format!(
-                "algorithm {alg:?} is not one the provider advertises"
-            )));
-        }
+    if !advertised.is_empty() && !advertised.contains(&alg) {
+        return Err(invalid(format!(
+            "algorithm {alg:?} is not one the provider advertises"
+        )));
     }
-    let candidates = keys.candidates(header.kid.as_deref(), alg);
+    let candidates = match &mac_key {
+        Some(key) => vec![key],
+        None => keys.candidates(header.kid.as_deref(), alg),
+    };
     if candidates.is_empty() {
         return Err(Rejection::UnknownKey);
     }
@@ -114,7 +132,7 @@ pub fn verify_signature(
     }
     // Tried only the keys without a kid: the provider may have rotated to the named key.
     match header.kid.as_deref() {
-        Some(kid) if !keys.has_kid(kid) => Err(Rejection::UnknownKey),
+        Some(kid) if mac_key.is_none() && !keys.has_kid(kid) => Err(Rejection::UnknownKey),
         _ => Err(last),
     }
 }
@@ -221,10 +239,10 @@ fn check_issued_at(claims: &Map<String, Value>, skew: Duration) -> Result<(), Re
 /// `at_hash`: the left half of the hash of the access token, base64url (Core 3.1.3.6).
 pub fn token_hash(alg: Algorithm, access_token: &str) -> String {
     let digest: Vec<u8> = match alg {
-        Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 => {
+        Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 | Algorithm::HS384 => {
             Sha384::digest(access_token.as_bytes()).to_vec()
         }
-        Algorithm::RS512 | Algorithm::PS512 | Algorithm::EdDSA => {
+        Algorithm::RS512 | Algorithm::PS512 | Algorithm::HS512 | Algorithm::EdDSA => {
             Sha512::digest(access_token.as_bytes()).to_vec()
         }
         _ => Sha256::digest(access_token.as_bytes()).to_vec(),

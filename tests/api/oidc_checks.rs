@@ -17,6 +17,14 @@ pub(crate) async fn app_with_tenant() -> TestApp {
     app
 }
 
+/// A tenant whose provider advertises `algs` as its ID token signing algorithms.
+async fn app_with_tenant_advertising(algs: &[&str]) -> TestApp {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.provider.set_advertised_algs(algs);
+    app.add_tenant("acme", true).await;
+    app
+}
+
 pub(crate) async fn status_of_sign_in(app: &TestApp) -> StatusCode {
     app.sign_in("acme", erin()).await.status()
 }
@@ -119,10 +127,17 @@ async fn rp_id_token_sig_none() {
 
 #[actix_web::test]
 async fn an_hmac_token_keyed_with_the_public_key_is_refused() {
-    let app = app_with_tenant().await;
-    app.provider.hmac_with_public_key_next();
-    assert_eq!(status_of_sign_in(&app).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.count("profiles").await, 0);
+    // Even from a provider that does sign with HS256: the MAC key is our client secret only.
+    for advertised in [&["RS256"][..], &["RS256", "HS256"]] {
+        let app = app_with_tenant_advertising(advertised).await;
+        app.provider.hmac_with_public_key_next();
+        assert_eq!(
+            status_of_sign_in(&app).await,
+            StatusCode::UNAUTHORIZED,
+            "{advertised:?}"
+        );
+        assert_eq!(app.count("profiles").await, 0);
+    }
 }
 
 #[actix_web::test]
