@@ -146,7 +146,11 @@ pub async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<(
             let enabled = matches!(state, OnOff::On);
             let old = tenants::set_jit(&db, &slug, enabled, &reason, &actor()).await?;
             let word = |b: bool| if b { "on" } else { "off" };
-            println!("JIT for {slug}: {} -> {}", word(old), word(enabled));
+            if old == enabled {
+                println!("JIT for {slug} is already {} (nothing changed)", word(old));
+            } else {
+                println!("JIT for {slug}: {} -> {}", word(old), word(enabled));
+            }
         }
         TenantCommand::Set {
             slug,

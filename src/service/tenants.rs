@@ -139,7 +139,8 @@ pub async fn add_tenant(
     .await
 }
 
-/// Turns JIT on or off; audited with the reason and old -> new. Returns the previous value.
+/// Turns JIT on or off; audited with the reason and old -> new. Returns the previous value;
+/// switching to the state it is already in changes nothing and records nothing.
 pub async fn set_jit(
     db: &Db,
     slug: &str,
@@ -154,6 +155,9 @@ pub async fn set_jit(
             let tenant = tenants::find_by_slug(conn, &slug)
                 .map_err(DbError::from)?
                 .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
+            if tenant.jit_enabled == enabled {
+                return Ok(enabled);
+            }
             tenants::update_jit(conn, &tenant.id, enabled).map_err(DbError::from)?;
             audit::insert(
                 conn,

@@ -20,7 +20,11 @@ on_both_databases! {
         let (_, one) = admin.call(Method::GET, &format!("/tenants/beta/profiles/{id}"), None).await;
         assert_eq!(one["identities"][0]["subject"], "s-h");
 
+        // Switching to the state it is already in changes nothing and records nothing.
+        let (status, again) = admin.call(Method::PUT, "/tenants/beta/jit", Some(json!({"enabled": true, "reason": "double click"}))).await;
+        assert_eq!((status, &again["previous"]), (StatusCode::OK, &json!(true)), "{again}");
         let (_, trail) = admin.call(Method::GET, "/tenants/beta/audit?kind=jit_changed", None).await;
+        assert_eq!(trail["items"].as_array().unwrap().len(), 1, "{trail}");
         let change = &trail["items"][0];
         assert_eq!(change["actor"], "staff:support");
         assert_eq!(change["details"]["old"], false);
