@@ -115,8 +115,16 @@ impl Application {
         crate::oidc::install_crypto();
         let keys = Keys::from_settings(&settings)?;
         let db = open_database(&settings).await?;
-        let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
-            .with_context(|| format!("binding {}:{}", settings.http.host, settings.http.port))?;
+        let (host, port) = (settings.http.host.as_str(), settings.http.port);
+        let listener = TcpListener::bind((host, port)).map_err(|e| {
+            let hint = match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    " (another copy running? JIT_SSO__HTTP__PORT chooses another port)"
+                }
+                _ => "",
+            };
+            anyhow::anyhow!("binding {host}:{port}: {e}{hint}")
+        })?;
         let port = listener.local_addr()?.port();
         let public_url = settings.public_url_for(port);
 

@@ -347,3 +347,29 @@ fn a_database_that_does_not_exist_is_named_as_the_cause() {
         );
     }
 }
+
+/// A second copy on a taken port says how to choose another.
+#[test]
+fn a_port_in_use_is_refused_with_the_setting_that_changes_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_jit-sso"))
+        .env("JIT_SSO__HTTP__PORT", &port)
+        .env(
+            "JIT_SSO__DATABASE__URL",
+            format!("sqlite://{}/jit.db", dir.path().display()),
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("binding 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("JIT_SSO__HTTP__PORT chooses another port"),
+        "{stderr}"
+    );
+}
