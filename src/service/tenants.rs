@@ -181,6 +181,40 @@ pub async fn update_settings(
     mut changes: TenantChanges,
     actor: &str,
 ) -> Result<TenantRow, AdminError> {
+    check_changes(&mut changes)?;
+    changes.updated_at = Some(crate::db::now_millis());
+    let (slug, actor) = (slug.to_owned(), actor.to_owned());
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let before = tenants::find_by_slug(conn, &slug)
+                .map_err(DbError::from)?
+                .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
+            tenants::update_settings(conn, &before.id, &changes).map_err(DbError::from)?;
+            let after = tenants::find_by_id(conn, &before.id)
+                .map_err(DbError::from)?
+                .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
+            audit::insert(
+                conn,
+                &NewAuditEvent {
+                    tenant_id: Some(&after.id),
+                    kind: "tenant_updated",
+                    actor: &actor,
+                    profile_id: None,
+                    request_id: None,
+                    details: json!({ "changes": settings_diff(&before, &after) }),
+                },
+            )
+            .map_err(DbError::from)?;
+            Ok(after)
+        })
+    })
+    .await
+}
+
+/// Checks and normalizes settings changes (as `update_settings` does). Callers that also
+/// change the provider call it first, so that a request refused for one field changes
+/// nothing at all.
+pub fn check_changes(changes: &mut TenantChanges) -> Result<(), AdminError> {
     for (field, value) in [
         ("email_claim", &changes.email_claim),
         ("given_name_claim", &changes.given_name_claim),
@@ -220,33 +254,7 @@ pub async fn update_settings(
             ));
         }
     }
-    changes.updated_at = Some(crate::db::now_millis());
-    let (slug, actor) = (slug.to_owned(), actor.to_owned());
-    db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            let before = tenants::find_by_slug(conn, &slug)
-                .map_err(DbError::from)?
-                .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
-            tenants::update_settings(conn, &before.id, &changes).map_err(DbError::from)?;
-            let after = tenants::find_by_id(conn, &before.id)
-                .map_err(DbError::from)?
-                .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
-            audit::insert(
-                conn,
-                &NewAuditEvent {
-                    tenant_id: Some(&after.id),
-                    kind: "tenant_updated",
-                    actor: &actor,
-                    profile_id: None,
-                    request_id: None,
-                    details: json!({ "changes": settings_diff(&before, &after) }),
-                },
-            )
-            .map_err(DbError::from)?;
-            Ok(after)
-        })
-    })
-    .await
+    Ok(())
 }
 
 /// What an update changed, setting by setting: `{"default_locale": {"old": .., "new": ..}}`.

@@ -127,24 +127,7 @@ pub async fn update_tenant(
             ));
         }
     }
-    if p.issuer.is_some() || p.client_id.is_some() || p.client_secret.is_some() {
-        let change = ProviderChange {
-            issuer: p.issuer.clone(),
-            client_id: p.client_id.clone(),
-            client_secret: p.client_secret.clone(),
-        };
-        admin::change_provider(
-            &app.db,
-            &app.secrets,
-            Some(&app.providers),
-            &slug,
-            change,
-            &actor,
-        )
-        .await
-        .map_err(|e| ApiError::from_admin(&req, e))?;
-    }
-    let changes = TenantChanges {
+    let mut changes = TenantChanges {
         display_name: p.name,
         app_url: p.app_url,
         scopes: p.scopes,
@@ -160,6 +143,26 @@ pub async fn update_tenant(
         default_time_zone: p.default_time_zone,
         updated_at: None,
     };
+    // Every field is checked before anything is written: a request refused for one
+    // field must not have changed the provider already.
+    tenants::check_changes(&mut changes).map_err(|e| ApiError::from_admin(&req, e))?;
+    if p.issuer.is_some() || p.client_id.is_some() || p.client_secret.is_some() {
+        let change = ProviderChange {
+            issuer: p.issuer,
+            client_id: p.client_id,
+            client_secret: p.client_secret,
+        };
+        admin::change_provider(
+            &app.db,
+            &app.secrets,
+            Some(&app.providers),
+            &slug,
+            change,
+            &actor,
+        )
+        .await
+        .map_err(|e| ApiError::from_admin(&req, e))?;
+    }
     let updated = tenants::update_settings(&app.db, &slug, changes, &actor).await;
     app.tenants.forget(&slug);
     let t = updated.map_err(|e| ApiError::from_admin(&req, e))?;

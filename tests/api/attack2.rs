@@ -1,0 +1,68 @@
+//! Second round of hostile testing: the admin API and console, and sign-in edge cases.
+
+use crate::helpers::*;
+use crate::on_both_databases;
+use crate::provider::TestUser;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, app.url(&format!("/admin/v1{path}")))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// A browser signed in to the web console.
+async fn console(app: &TestApp) -> reqwest::Client {
+    let browser = app.browser();
+    let token = app.staff_token(false).await;
+    let resp = browser
+        .post(app.url("/admin/login"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    browser
+}
+
+#[actix_web::test]
+async fn a_patch_refused_for_one_field_changes_no_other_field() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    let token = app.staff_token(false).await;
+    let patch = json!({"issuer": "https://elsewhere.example", "email_claim": "not a claim"});
+    let (status, b) = call(&app, &token, Method::PATCH, "/tenants/acme", Some(patch)).await;
+    assert_eq!(
+        (status, b["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("email_claim")),
+        "{b}"
+    );
+    let (_, acme) = call(&app, &token, Method::GET, "/tenants/acme", None).await;
+    assert_eq!(
+        acme["issuer"],
+        app.provider.issuer(),
+        "the provider was changed by a refused request"
+    );
+    let (_, trail) = call(
+        &app,
+        &token,
+        Method::GET,
+        "/tenants/acme/audit?kind=provider_changed",
+        None,
+    )
+    .await;
+    assert_eq!(trail["items"], json!([]), "{trail}");
+}
