@@ -215,6 +215,13 @@ pub async fn update_settings(
 /// change the provider call it first, so that a request refused for one field changes
 /// nothing at all.
 pub fn check_changes(changes: &mut TenantChanges) -> Result<(), AdminError> {
+    if let Some(name) = &changes.display_name {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(invalid("name", "must not be empty"));
+        }
+        changes.display_name = Some(name.to_owned());
+    }
     for (field, value) in [
         ("email_claim", &changes.email_claim),
         ("given_name_claim", &changes.given_name_claim),

@@ -66,3 +66,25 @@ async fn a_patch_refused_for_one_field_changes_no_other_field() {
     .await;
     assert_eq!(trail["items"], json!([]), "{trail}");
 }
+
+#[actix_web::test]
+async fn a_blank_name_is_refused_on_update_as_on_registration() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    let token = app.staff_token(false).await;
+    let (status, b) = call(
+        &app,
+        &token,
+        Method::PATCH,
+        "/tenants/acme",
+        Some(json!({"name": "  "})),
+    )
+    .await;
+    assert_eq!(
+        (status, b["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("name")),
+        "{b}"
+    );
+    let (_, acme) = call(&app, &token, Method::GET, "/tenants/acme", None).await;
+    assert_eq!(acme["name"], "acme Inc.");
+}
