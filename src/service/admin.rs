@@ -26,6 +26,10 @@ pub fn decode_cursor(cursor: &str) -> Result<(i64, String), AdminError> {
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let (at, id) = text.split_once(':').ok_or_else(bad)?;
+    // The id is compared in the database, which cannot even compare a NUL character.
+    if !crate::db::storable(id) {
+        return Err(bad());
+    }
     Ok((at.parse().map_err(|_| bad())?, id.to_owned()))
 }
 

@@ -88,3 +88,17 @@ async fn a_blank_name_is_refused_on_update_as_on_registration() {
     let (_, acme) = call(&app, &token, Method::GET, "/tenants/acme", None).await;
     assert_eq!(acme["name"], "acme Inc.");
 }
+
+on_both_databases! {
+    // A cursor is opaque but decodes to text the database compares: a NUL hidden in it
+    // must be the client's 400, not PostgreSQL's 500.
+    async fn a_cursor_hiding_a_nul_character_is_a_400(app) {
+        app.add_tenant("acme", true).await;
+        let token = app.staff_token(true).await;
+        // base64url("0:\0")
+        for path in ["/tenants/acme/profiles?cursor=MDoA", "/tenants/acme/audit?cursor=MDoA"] {
+            let (status, b) = call(&app, &token, Method::GET, path, None).await;
+            assert_eq!((status, b["field"].as_str()), (StatusCode::BAD_REQUEST, Some("cursor")), "{path}: {b}");
+        }
+    }
+}
