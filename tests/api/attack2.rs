@@ -102,3 +102,14 @@ on_both_databases! {
         }
     }
 }
+
+on_both_databases! {
+    async fn the_console_roster_search_with_a_nul_is_a_400_not_a_404(app) {
+        app.add_tenant("acme", true).await;
+        let browser = console(&app).await;
+        let ok = browser.get(app.url("/admin/t/acme/roster?q=a")).send().await.unwrap();
+        assert_eq!(ok.status(), StatusCode::OK);
+        let resp = browser.get(app.url("/admin/t/acme/roster?q=%00")).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    }
+}

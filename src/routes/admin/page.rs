@@ -237,6 +237,22 @@ async fn switch_jit(
     }
 }
 
+/// A console page that could not be read: an unknown tenant is the 404 page, anything
+/// else (the database not answering) is not the staff member's doing.
+async fn failed(e: tenants::AdminError) -> HttpResponse {
+    match e {
+        tenants::AdminError::UnknownTenant(_) => crate::routes::not_found().await,
+        e => {
+            log::warn!("admin page: {e}");
+            html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                "<main><p>The database is not answering. Try again in a minute.</p></main>",
+            )
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct TenantQuery {
     check: Option<String>,
@@ -252,8 +268,9 @@ async fn tenant_page(
     let Some(s) = session(&app, &req).await else {
         return redirect("/admin");
     };
-    let Ok((t, last)) = admin::last_sign_in(&app.db, &slug).await else {
-        return crate::routes::not_found().await;
+    let (t, last) = match admin::last_sign_in(&app.db, &slug).await {
+        Ok(found) => found,
+        Err(e) => return failed(e).await,
     };
     let slug = escape(&t.slug);
     let mut body = format!(
@@ -303,13 +320,24 @@ async fn roster(
     let Some(s) = session(&app, &req).await else {
         return redirect("/admin");
     };
+    if params.q.as_deref().is_some_and(|q| !crate::db::storable(q)) {
+        // PostgreSQL cannot even compare a NUL character.
+        let mut resp = page(
+            "Search not possible",
+            Some(&s),
+            "<p role=\"alert\">The search text must not contain a NUL character.</p>",
+        );
+        *resp.status_mut() = StatusCode::BAD_REQUEST;
+        return resp;
+    }
     let query = crate::db::profiles::RosterQuery {
         text: params.q.clone(),
         limit: admin::MAX_PAGE,
         ..Default::default()
     };
-    let Ok(Page { items, .. }) = admin::roster_page(&app.db, &slug, query).await else {
-        return crate::routes::not_found().await;
+    let items = match admin::roster_page(&app.db, &slug, query).await {
+        Ok(Page { items, .. }) => items,
+        Err(e) => return failed(e).await,
     };
     let mut body = format!(
         r#"<form method="get"><label for="q">Search by email or name</label><input id="q" name="q" value="{}"><button type="submit">Search</button></form><table><tr><th>Email</th><th>Name</th><th>Status</th><th>Created</th><th>Last sign-in</th></tr>"#,
@@ -343,8 +371,9 @@ async fn audit(app: App, req: HttpRequest, slug: web::Path<String>) -> HttpRespo
         limit: admin::MAX_PAGE,
         ..Default::default()
     };
-    let Ok(Page { items, .. }) = admin::audit_page(&app.db, &slug, query).await else {
-        return crate::routes::not_found().await;
+    let items = match admin::audit_page(&app.db, &slug, query).await {
+        Ok(Page { items, .. }) => items,
+        Err(e) => return failed(e).await,
     };
     let mut body =
         String::from("<table><tr><th>When</th><th>What</th><th>Who</th><th>Details</th></tr>");
