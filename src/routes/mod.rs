@@ -20,7 +20,7 @@ use crate::oidc::ProviderCache;
 use crate::service::session::Sessions;
 use actix_web::cookie::Key;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{error, web, HttpResponse};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +58,22 @@ fn malformed(err: impl std::fmt::Display) -> actix_web::Error {
     .into()
 }
 
+/// A form over the size limit is 413, a status that tells the sender what to change.
+fn form_error(err: error::UrlencodedError) -> actix_web::Error {
+    match err {
+        error::UrlencodedError::Overflow { .. } => {
+            let page = pages::error_page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Too much data",
+                "The form you sent is larger than this site accepts.",
+                None,
+            );
+            error::InternalError::from_response(err, page).into()
+        }
+        other => malformed(other),
+    }
+}
+
 /// The 404 page for every unknown path.
 pub async fn not_found() -> HttpResponse {
     pages::error_page(
@@ -73,7 +89,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
         .app_data(
             web::FormConfig::default()
                 .limit(16 * 1024)
-                .error_handler(|e, _| malformed(e)),
+                .error_handler(|e, _| form_error(e)),
         );
     cfg.service(health::healthz)
         .service(health::readyz)

@@ -113,3 +113,30 @@ on_both_databases! {
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     }
 }
+
+#[actix_web::test]
+async fn forms_over_the_size_limit_are_413_not_400() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    let big = "a".repeat(20 * 1024);
+    for path in ["/admin/login", "/t/acme/initiate", "/initiate"] {
+        let resp = app
+            .browser()
+            .post(app.url(path))
+            .form(&[("token", big.as_str()), ("iss", big.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+    }
+    // Just under the limit is an ordinary answer.
+    let under = "a".repeat(15 * 1024);
+    let resp = app
+        .browser()
+        .post(app.url("/admin/login"))
+        .form(&[("token", under.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
