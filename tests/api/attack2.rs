@@ -140,3 +140,36 @@ async fn forms_over_the_size_limit_are_413_not_400() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[actix_web::test]
+async fn a_wrong_method_on_an_admin_route_is_405_with_allow() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    let token = app.staff_token(false).await;
+    for (method, path, allow) in [
+        (Method::DELETE, "/tenants/acme", "GET, PATCH"),
+        (Method::POST, "/tenants/acme/audit", "GET"),
+        (Method::GET, "/tenants/acme/jit", "PUT"),
+    ] {
+        let resp = reqwest::Client::new()
+            .request(method.clone(), app.url(&format!("/admin/v1{path}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(resp.headers()["allow"], allow, "{method} {path}");
+        let b: Value = resp.json().await.unwrap();
+        assert_eq!(b["error"], "method_not_allowed");
+    }
+    let (status, b) = call(&app, &token, Method::GET, "/no-such-thing", None).await;
+    assert_eq!(
+        (status, b["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found")),
+        "{b}"
+    );
+}
