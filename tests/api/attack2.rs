@@ -89,6 +89,50 @@ async fn a_blank_name_is_refused_on_update_as_on_registration() {
     assert_eq!(acme["name"], "acme Inc.");
 }
 
+#[actix_web::test]
+async fn an_app_url_set_through_the_api_can_be_removed_with_null() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant_with(
+        "acme",
+        &app.provider.issuer(),
+        true,
+        Some("https://app.example/home"),
+    )
+    .await;
+    let token = app.staff_token(false).await;
+    let (status, b) = call(
+        &app,
+        &token,
+        Method::PATCH,
+        "/tenants/acme",
+        Some(json!({"app_url": null})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    assert_eq!(b["app_url"], Value::Null, "{b}");
+    // Leaving the field out keeps it.
+    let (_, b) = call(
+        &app,
+        &token,
+        Method::PATCH,
+        "/tenants/acme",
+        Some(json!({"app_url": "/x"})),
+    )
+    .await;
+    let (_, b2) = call(
+        &app,
+        &token,
+        Method::PATCH,
+        "/tenants/acme",
+        Some(json!({"sync_names": false})),
+    )
+    .await;
+    assert_eq!(
+        (b["app_url"].as_str(), b2["app_url"].as_str()),
+        (Some("/x"), Some("/x"))
+    );
+}
+
 on_both_databases! {
     // A cursor is opaque but decodes to text the database compares: a NUL hidden in it
     // must be the client's 400, not PostgreSQL's 500.

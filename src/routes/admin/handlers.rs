@@ -96,6 +96,8 @@ pub struct TenantPatch {
     client_id: Option<String>,
     client_secret: Option<String>,
     scopes: Option<String>,
+    /// Absent keeps the app URL; `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
     app_url: Option<Option<String>>,
     email_claim: Option<String>,
     given_name_claim: Option<String>,
@@ -107,6 +109,12 @@ pub struct TenantPatch {
     default_role: Option<String>,
     default_locale: Option<String>,
     default_time_zone: Option<String>,
+}
+
+/// A present field, whose `null` is a value of its own (plain `Option<Option<_>>` reads a
+/// `null` as absent, so a setting could never be removed).
+fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 pub async fn update_tenant(
