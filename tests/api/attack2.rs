@@ -217,3 +217,36 @@ async fn a_wrong_method_on_an_admin_route_is_405_with_allow() {
         "{b}"
     );
 }
+
+#[actix_web::test]
+async fn an_error_response_naming_another_issuer_is_refused_as_such() {
+    // RFC 9207 2.4: an authorization response, error responses included, whose iss is not
+    // the provider we sent the browser to is rejected; its error is not believed.
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    let browser = app.browser();
+    let authorize = app.start_login(&browser, "/t/acme/login").await;
+    let state = url::Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let resp = browser
+        .get(app.url("/t/acme/callback"))
+        .query(&[
+            ("state", state.as_str()),
+            ("error", "access_denied"),
+            ("iss", "https://evil.example"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("different identity provider"));
+}
