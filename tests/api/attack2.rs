@@ -250,3 +250,23 @@ async fn an_error_response_naming_another_issuer_is_refused_as_such() {
         .unwrap()
         .contains("different identity provider"));
 }
+
+#[actix_web::test]
+async fn a_repeated_json_key_is_refused_not_guessed_at() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", false).await;
+    let token = app.staff_token(false).await;
+    let resp = reqwest::Client::new()
+        .put(app.url("/admin/v1/tenants/acme/jit"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(r#"{"enabled": false, "reason": "ticket 1", "enabled": true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let b: Value = resp.json().await.unwrap();
+    assert_eq!(b["field"], "enabled", "{b}");
+    let (_, acme) = call(&app, &token, Method::GET, "/tenants/acme", None).await;
+    assert_eq!(acme["jit_enabled"], false);
+}
