@@ -219,6 +219,117 @@ async fn a_wrong_method_on_an_admin_route_is_405_with_allow() {
 }
 
 #[actix_web::test]
+async fn the_longest_return_path_still_fits_in_a_flow_cookie_and_is_followed() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    app.provider
+        .login_as(TestUser::new("s-r", "rita@example.com", "Rita", "R"));
+    let target = format!("/{}", "a".repeat(2047));
+    let browser = app.browser();
+    let resp = browser
+        .get(app.url(&format!("/t/acme/login?return_to={target}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    for c in resp.headers().get_all("set-cookie") {
+        let pair = c.to_str().unwrap().split(';').next().unwrap().len();
+        assert!(pair <= 4096, "a browser drops a cookie of {pair} bytes");
+    }
+    let callback = app.authorize(&browser, &location(&resp)).await;
+    let done = browser.get(callback).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert!(location(&done).ends_with(&target));
+}
+
+#[actix_web::test]
+async fn odd_paging_parameters_are_clamped_or_named() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    let token = app.staff_token(true).await;
+    for q in [
+        "limit=0",
+        "limit=-5",
+        "limit=9223372036854775807",
+        "profiles:created_after=9&created_before=-9",
+        "audit:since=5&until=1",
+    ] {
+        for list in ["profiles", "audit"] {
+            let q = match q.split_once(':') {
+                Some((only, q)) if only == list => q,
+                Some(_) => continue,
+                None => q,
+            };
+            let (status, b) = call(
+                &app,
+                &token,
+                Method::GET,
+                &format!("/tenants/acme/{list}?{q}"),
+                None,
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{list}?{q}: {b}");
+        }
+    }
+    for (q, field) in [
+        ("limit=99999999999999999999", "limit"),
+        ("limit=1.5", "limit"),
+        ("cursor=%F0%9F", "cursor"),
+        ("cursor=!!", "cursor"),
+        ("cursor=", "cursor"),
+    ] {
+        let (status, b) = call(
+            &app,
+            &token,
+            Method::GET,
+            &format!("/tenants/acme/audit?{q}"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, b["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{q}: {b}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn hostile_json_bodies_are_400_or_413_naming_the_problem() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    let token = app.staff_token(false).await;
+    let send = |body: Vec<u8>| {
+        reqwest::Client::new()
+            .patch(app.url("/admin/v1/tenants/acme"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let surrogate = r#"{"name": "\ud800"}"#.to_owned();
+    let many = json!({"allowed_email_domains": vec!["a.example"; 5_000]}).to_string();
+    for body in [deep, surrogate, "{\"name\": 1e999999}".to_owned()] {
+        assert_eq!(
+            send(body.clone().into_bytes()).await.unwrap().status(),
+            StatusCode::BAD_REQUEST,
+            "{}",
+            &body[..40.min(body.len())]
+        );
+    }
+    assert_eq!(
+        send(many.into_bytes()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let over = json!({"name": "x".repeat(65 * 1024)}).to_string();
+    assert_eq!(
+        send(over.into_bytes()).await.unwrap().status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+}
+
+#[actix_web::test]
 async fn an_error_response_naming_another_issuer_is_refused_as_such() {
     // RFC 9207 2.4: an authorization response, error responses included, whose iss is not
     // the provider we sent the browser to is rejected; its error is not believed.
