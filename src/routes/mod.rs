@@ -74,6 +74,48 @@ fn form_error(err: error::UrlencodedError) -> actix_web::Error {
     }
 }
 
+/// The site's pages and the methods they answer, so that a wrong method is a 405 with
+/// `Allow` rather than "page not found" (the admin API answers for itself).
+const PAGES: &[(&str, &str)] = &[
+    ("/", "GET, HEAD"),
+    ("/healthz", "GET, HEAD"),
+    ("/readyz", "GET, HEAD"),
+    ("/t/{tenant}/login", "GET"),
+    ("/t/{tenant}/callback", "GET"),
+    ("/t/{tenant}/initiate", "GET, POST"),
+    ("/initiate", "GET, POST"),
+    ("/session", "GET"),
+    ("/logout", "POST"),
+    ("/admin", "GET"),
+    ("/admin/login", "POST"),
+    ("/admin/logout", "POST"),
+    ("/admin/t/{slug}", "GET"),
+    ("/admin/t/{slug}/jit", "POST"),
+    ("/admin/t/{slug}/roster", "GET"),
+    ("/admin/t/{slug}/audit", "GET"),
+];
+
+/// What no route took: a known page asked with another method is 405, the rest 404.
+pub async fn no_route(req: actix_web::HttpRequest) -> HttpResponse {
+    let known = PAGES
+        .iter()
+        .find(|(pattern, _)| actix_web::dev::ResourceDef::new(*pattern).is_match(req.path()));
+    let Some((_, allow)) = known else {
+        return not_found().await;
+    };
+    let mut resp = pages::error_page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Not available this way",
+        "This address cannot be used like that. Follow a link or use the form instead.",
+        None,
+    );
+    resp.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static(allow),
+    );
+    resp
+}
+
 /// The 404 page for every unknown path.
 pub async fn not_found() -> HttpResponse {
     pages::error_page(

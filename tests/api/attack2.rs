@@ -381,3 +381,37 @@ async fn a_repeated_json_key_is_refused_not_guessed_at() {
     let (_, acme) = call(&app, &token, Method::GET, "/tenants/acme", None).await;
     assert_eq!(acme["jit_enabled"], false);
 }
+
+#[actix_web::test]
+async fn a_wrong_method_on_a_page_is_405_with_allow_not_page_not_found() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    for (method, path, allow) in [
+        (Method::POST, "/t/acme/login", "GET"),
+        (Method::POST, "/t/acme/callback", "GET"),
+        (Method::GET, "/logout", "POST"),
+        (Method::PUT, "/session", "GET"),
+        (Method::GET, "/admin/login", "POST"),
+        (Method::DELETE, "/admin/t/acme", "GET"),
+    ] {
+        let resp = app
+            .browser()
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(resp.headers()["allow"], allow, "{method} {path}");
+    }
+    let resp = app
+        .browser()
+        .post(app.url("/t/acme/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
