@@ -222,6 +222,21 @@ pub fn check_changes(changes: &mut TenantChanges) -> Result<(), AdminError> {
         }
         changes.display_name = Some(name.to_owned());
     }
+    // Copied onto every new profile: a blank default would create profiles without a
+    // role, locale or time zone.
+    for (field, value) in [
+        ("default_role", &mut changes.default_role),
+        ("default_locale", &mut changes.default_locale),
+        ("default_time_zone", &mut changes.default_time_zone),
+    ] {
+        if let Some(v) = value {
+            let trimmed = v.trim();
+            if trimmed.is_empty() || trimmed.len() > 64 || trimmed.chars().any(char::is_control) {
+                return Err(invalid(field, "must be a short, non-empty value"));
+            }
+            *v = trimmed.to_owned();
+        }
+    }
     for (field, value) in [
         ("email_claim", &changes.email_claim),
         ("given_name_claim", &changes.given_name_claim),

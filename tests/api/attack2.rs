@@ -415,3 +415,30 @@ async fn a_wrong_method_on_a_page_is_405_with_allow_not_page_not_found() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+#[actix_web::test]
+async fn blank_profile_defaults_are_refused() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    let token = app.staff_token(false).await;
+    for field in ["default_role", "default_locale", "default_time_zone"] {
+        let (status, b) = call(
+            &app,
+            &token,
+            Method::PATCH,
+            "/tenants/acme",
+            Some(json!({ field: " " })),
+        )
+        .await;
+        assert_eq!(
+            (status, b["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{b}"
+        );
+    }
+    let (_, acme) = call(&app, &token, Method::GET, "/tenants/acme", None).await;
+    assert_eq!(
+        acme["profile_defaults"],
+        json!({"role": "learner", "locale": "en-US", "time_zone": "UTC"})
+    );
+}
