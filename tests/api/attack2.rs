@@ -442,3 +442,25 @@ async fn blank_profile_defaults_are_refused() {
         json!({"role": "learner", "locale": "en-US", "time_zone": "UTC"})
     );
 }
+
+#[actix_web::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let token = app.staff_token(true).await;
+    for scheme in ["bearer", "BEARER"] {
+        let resp = reqwest::Client::new()
+            .get(app.url("/admin/v1/tenants"))
+            .header("authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{scheme}");
+    }
+    let resp = reqwest::Client::new()
+        .get(app.url("/admin/v1/tenants"))
+        .header("authorization", format!("Basic {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}

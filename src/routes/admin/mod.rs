@@ -187,8 +187,10 @@ impl FromRequest for StaffAuth {
                 .headers()
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim)
+                // The scheme name is case-insensitive (RFC 9110 11.1).
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim())
                 .ok_or_else(|| {
                     unauthorized("send a staff token as Authorization: Bearer <token>")
                 })?;
