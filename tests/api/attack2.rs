@@ -464,3 +464,46 @@ async fn the_bearer_scheme_is_case_insensitive() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[actix_web::test]
+async fn the_console_jit_switch_refuses_a_value_that_is_neither_on_nor_off() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    let browser = console(&app).await;
+    let home = browser
+        .get(app.url("/admin"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = home
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    for enabled in ["yes", "ON", ""] {
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("enabled", enabled),
+            ("reason", "ticket 7"),
+        ];
+        let resp = browser
+            .post(app.url("/admin/t/acme/jit"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{enabled:?}");
+    }
+    let token = app.staff_token(true).await;
+    let (_, acme) = call(&app, &token, Method::GET, "/tenants/acme", None).await;
+    assert_eq!(
+        acme["jit_enabled"], true,
+        "JIT was switched off by a form that did not say off"
+    );
+}

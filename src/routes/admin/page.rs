@@ -207,7 +207,20 @@ async fn switch_jit(
     if s.staff.read_only {
         return forbidden("Your token is read-only.");
     }
-    let enabled = form.enabled == "on";
+    let enabled = match form.enabled.as_str() {
+        "on" => true,
+        "off" => false,
+        // Only a crafted form gets here; it must not switch JIT off by default.
+        _ => {
+            let mut resp = page(
+                "Not understood",
+                Some(&s),
+                "<p role=\"alert\">The form must say on or off.</p><p><a href=\"/admin\">Back</a></p>",
+            );
+            *resp.status_mut() = StatusCode::BAD_REQUEST;
+            return resp;
+        }
+    };
     let actor = format!("staff:{}", s.staff.name);
     let changed = tenants::set_jit(&app.db, &slug, enabled, &form.reason, &actor).await;
     app.tenants.forget(&slug);
