@@ -8,7 +8,7 @@ use crate::db::tenants::{self, TenantRow};
 use crate::db::{write_transaction, AnyConnection, Db, DbError};
 use crate::domain::{STATUS_ACTIVE, STATUS_DEACTIVATED};
 use crate::oidc::{validate_issuer, ProviderCache};
-use crate::service::tenants::{invalid, reason, AdminError};
+use crate::service::tenants::{check_client_id, invalid, reason, AdminError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
@@ -94,12 +94,8 @@ pub async fn change_provider(
     if let Some(issuer) = &change.issuer {
         validate_issuer(issuer).map_err(|m| invalid("issuer", m))?;
     }
-    if change
-        .client_id
-        .as_deref()
-        .is_some_and(|c| c.trim().is_empty())
-    {
-        return Err(invalid("client_id", "must not be empty"));
+    if let Some(client_id) = &change.client_id {
+        check_client_id(client_id)?;
     }
     if change.client_secret.as_deref().is_some_and(str::is_empty) {
         return Err(invalid("client_secret", "must not be empty"));

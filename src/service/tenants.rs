@@ -47,6 +47,22 @@ pub(crate) fn reason(raw: &str, ask: &str) -> Result<String, AdminError> {
     Ok(reason.to_owned())
 }
 
+/// A client id as RFC 6749 (A.1) allows: printable ASCII; it also travels in the
+/// browser's redirect to the provider, so it is kept short enough for one.
+pub(crate) fn check_client_id(raw: &str) -> Result<(), AdminError> {
+    let id = raw.trim();
+    if id.is_empty() {
+        return Err(invalid("client_id", "must not be empty"));
+    }
+    if id.len() > 255 || !id.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err(invalid(
+            "client_id",
+            "must be at most 255 printable ASCII characters",
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub struct TenantInput {
     pub slug: String,
@@ -65,9 +81,7 @@ fn validate(input: &TenantInput) -> Result<TenantSlug, AdminError> {
         return Err(invalid("name", "must not be empty"));
     }
     validate_issuer(&input.issuer).map_err(|m| invalid("issuer", m))?;
-    if input.client_id.trim().is_empty() {
-        return Err(invalid("client_id", "must not be empty"));
-    }
+    check_client_id(&input.client_id)?;
     if input.client_secret.expose().is_empty() {
         return Err(invalid("client_secret", "must not be empty"));
     }

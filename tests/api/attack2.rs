@@ -507,3 +507,34 @@ async fn the_console_jit_switch_refuses_a_value_that_is_neither_on_nor_off() {
         "JIT was switched off by a form that did not say off"
     );
 }
+
+#[actix_web::test]
+async fn a_client_id_that_cannot_be_one_is_refused() {
+    // RFC 6749 A.1: printable ASCII; and it travels in the browser's redirect URL.
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    let token = app.staff_token(false).await;
+    let long = "c".repeat(30_000);
+    for bad in ["x\r\ny", "caf\u{e9}", long.as_str()] {
+        let (status, b) = call(
+            &app,
+            &token,
+            Method::PATCH,
+            "/tenants/acme",
+            Some(json!({"client_id": bad})),
+        )
+        .await;
+        assert_eq!(
+            (status, b["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("client_id")),
+            "{b}"
+        );
+        let new = json!({"slug": "beta", "name": "Beta", "issuer": app.provider.issuer(), "client_id": bad, "client_secret": "s"});
+        let (status, b) = call(&app, &token, Method::POST, "/tenants", Some(new)).await;
+        assert_eq!(
+            (status, b["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("client_id")),
+            "{b}"
+        );
+    }
+}
