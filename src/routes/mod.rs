@@ -58,7 +58,8 @@ fn malformed(err: impl std::fmt::Display) -> actix_web::Error {
     .into()
 }
 
-/// A form over the size limit is 413, a status that tells the sender what to change.
+/// A form over the size limit is 413, and a body that is not a form 415: statuses that
+/// tell the sender what to change.
 fn form_error(err: error::UrlencodedError) -> actix_web::Error {
     match err {
         error::UrlencodedError::Overflow { .. } => {
@@ -66,6 +67,15 @@ fn form_error(err: error::UrlencodedError) -> actix_web::Error {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Too much data",
                 "The form you sent is larger than this site accepts.",
+                None,
+            );
+            error::InternalError::from_response(err, page).into()
+        }
+        error::UrlencodedError::ContentType => {
+            let page = pages::error_page(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Not a form",
+                "This address takes a web form (application/x-www-form-urlencoded).",
                 None,
             );
             error::InternalError::from_response(err, page).into()

@@ -538,3 +538,19 @@ async fn a_client_id_that_cannot_be_one_is_refused() {
         );
     }
 }
+
+#[actix_web::test]
+async fn a_body_that_is_not_a_form_is_415() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    for path in ["/admin/login", "/t/acme/initiate"] {
+        let resp = app
+            .browser()
+            .post(app.url(path))
+            .json(&json!({"token": "x", "iss": "y"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{path}");
+    }
+}
