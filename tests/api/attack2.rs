@@ -554,3 +554,30 @@ async fn a_body_that_is_not_a_form_is_415() {
         assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{path}");
     }
 }
+
+#[actix_web::test]
+async fn the_console_says_the_database_is_down_instead_of_signing_staff_out() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    app.add_tenant("acme", true).await;
+    let browser = console(&app).await;
+    let token = app.staff_token(false).await;
+    app.postgres().unwrap().drop_now();
+    let login = app
+        .browser()
+        .post(app.url("/admin/login"))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        login.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not \"unknown or revoked\""
+    );
+    for path in ["/admin", "/admin/t/acme/roster"] {
+        let resp = browser.get(app.url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+    }
+}

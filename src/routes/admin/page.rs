@@ -44,16 +44,44 @@ fn csrf_for(cookie_value: &str) -> String {
         .collect()
 }
 
-async fn session(app: &AppState, req: &HttpRequest) -> Option<Session> {
-    let raw = req.cookie(COOKIE)?;
+/// The signed-in staff member, if any; `Err` is the page to show when the database cannot
+/// tell (a staff member is not signed out, nor their token unknown, because of that).
+async fn session(app: &AppState, req: &HttpRequest) -> Result<Option<Session>, HttpResponse> {
+    let Some(raw) = req.cookie(COOKIE) else {
+        return Ok(None);
+    };
     let mut jar = CookieJar::new();
     jar.add_original(raw.clone());
-    let token = jar.private(&app.flow_key).get(COOKIE)?.value().to_owned();
-    let staff = staff::authenticate(&app.db, &token).await.ok()??;
-    Some(Session {
+    let Some(token) = jar.private(&app.flow_key).get(COOKIE) else {
+        return Ok(None);
+    };
+    let staff = staff::authenticate(&app.db, token.value())
+        .await
+        .map_err(unavailable)?;
+    Ok(staff.map(|staff| Session {
         staff,
         csrf: csrf_for(raw.value()),
-    })
+    }))
+}
+
+fn unavailable(e: crate::db::DbError) -> HttpResponse {
+    log::warn!("admin page: {e}");
+    html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Unavailable",
+        "<main><p>The database is not answering. Try again in a minute.</p></main>",
+    )
+}
+
+/// The signed-in staff member, or the response to send instead (to sign in, or 503).
+macro_rules! signed_in {
+    ($app:expr, $req:expr) => {
+        match session(&$app, &$req).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return redirect("/admin"),
+            Err(resp) => return resp,
+        }
+    };
 }
 
 fn redirect(to: &str) -> HttpResponse {
@@ -85,12 +113,16 @@ fn page(title: &str, who: Option<&Session>, body: &str) -> HttpResponse {
 
 #[get("")]
 async fn home(app: App, req: HttpRequest) -> HttpResponse {
-    let Some(s) = session(&app, &req).await else {
-        return page(
-            "Support console",
-            None,
-            r#"<form method="post" action="/admin/login" class="box"><label for="token">Staff token</label><input id="token" name="token" type="password" autocomplete="off" required><p><button type="submit">Sign in</button></p></form><p class="muted">Create a token with <code>jit-sso token create --name you</code>.</p>"#,
-        );
+    let s = match session(&app, &req).await {
+        Ok(Some(s)) => s,
+        Err(resp) => return resp,
+        Ok(None) => {
+            return page(
+                "Support console",
+                None,
+                r#"<form method="post" action="/admin/login" class="box"><label for="token">Staff token</label><input id="token" name="token" type="password" autocomplete="off" required><p><button type="submit">Sign in</button></p></form><p class="muted">Create a token with <code>jit-sso token create --name you</code>.</p>"#,
+            )
+        }
     };
     let Ok(rows) = tenants::list(&app.db).await else {
         return html(
@@ -131,6 +163,7 @@ struct LoginForm {
 #[post("/login")]
 async fn login(app: App, form: web::Form<LoginForm>) -> HttpResponse {
     match staff::authenticate(&app.db, form.token.trim()).await {
+        Err(e) => unavailable(e),
         Ok(Some(_)) => {
             let mut jar = CookieJar::new();
             jar.private_mut(&app.flow_key)
@@ -171,7 +204,7 @@ fn forbidden(why: &str) -> HttpResponse {
 
 #[post("/logout")]
 async fn logout(app: App, req: HttpRequest, form: web::Form<CsrfForm>) -> HttpResponse {
-    if let Some(s) = session(&app, &req).await {
+    if let Some(s) = session(&app, &req).await.unwrap_or(None) {
         if !csrf_ok(&s, &form.csrf) {
             return forbidden("The form was not sent from this console.");
         }
@@ -198,9 +231,7 @@ async fn switch_jit(
     slug: web::Path<String>,
     form: web::Form<JitForm>,
 ) -> HttpResponse {
-    let Some(s) = session(&app, &req).await else {
-        return redirect("/admin");
-    };
+    let s = signed_in!(app, req);
     if !csrf_ok(&s, &form.csrf) {
         return forbidden("The form was not sent from this console.");
     }
@@ -278,9 +309,7 @@ async fn tenant_page(
     slug: web::Path<String>,
     q: web::Query<TenantQuery>,
 ) -> HttpResponse {
-    let Some(s) = session(&app, &req).await else {
-        return redirect("/admin");
-    };
+    let s = signed_in!(app, req);
     let (t, last) = match admin::last_sign_in(&app.db, &slug).await {
         Ok(found) => found,
         Err(e) => return failed(e).await,
@@ -330,9 +359,7 @@ async fn roster(
     slug: web::Path<String>,
     params: web::Query<RosterParams>,
 ) -> HttpResponse {
-    let Some(s) = session(&app, &req).await else {
-        return redirect("/admin");
-    };
+    let s = signed_in!(app, req);
     if params.q.as_deref().is_some_and(|q| !crate::db::storable(q)) {
         // PostgreSQL cannot even compare a NUL character.
         let mut resp = page(
@@ -377,9 +404,7 @@ async fn roster(
 
 #[get("/t/{slug}/audit")]
 async fn audit(app: App, req: HttpRequest, slug: web::Path<String>) -> HttpResponse {
-    let Some(s) = session(&app, &req).await else {
-        return redirect("/admin");
-    };
+    let s = signed_in!(app, req);
     let query = crate::db::audit::AuditQuery {
         limit: admin::MAX_PAGE,
         ..Default::default()
