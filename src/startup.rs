@@ -5,7 +5,7 @@ use crate::crypto::{derive_key, SecretBox};
 use crate::db::Db;
 use crate::oidc::ProviderCache;
 use crate::routes::dev_idp::{self, DevIdp};
-use crate::routes::{configure, not_found, request_id_middleware, AppState};
+use crate::routes::{configure, no_route, request_id_middleware, AppState};
 use crate::service::session::Sessions;
 use crate::service::tenants;
 use crate::settings::Settings;
@@ -238,7 +238,7 @@ impl Application {
                         cfg.route("/metrics", web::get().to(metrics_endpoint));
                     }
                 })
-                .default_service(web::to(not_found))
+                .default_service(web::to(no_route))
         })
         .disable_signals()
         .shutdown_timeout(settings.http.shutdown_grace_secs);

@@ -170,6 +170,23 @@ pub async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<(
             default_locale,
             default_time_zone,
         } => {
+            let mut changes = TenantChanges {
+                display_name: name,
+                app_url: app_url.map(|u| (!u.is_empty()).then_some(u)),
+                email_claim,
+                given_name_claim,
+                family_name_claim,
+                trust_unstated_email,
+                trust_username_email,
+                allowed_email_domains: allowed_domains,
+                sync_names,
+                default_role,
+                default_locale,
+                default_time_zone,
+                ..TenantChanges::default()
+            };
+            // Checked before the provider changes, so that a refusal changes nothing.
+            tenants::check_changes(&mut changes)?;
             let db = database(settings).await?;
             if issuer.is_some() || client_id.is_some() || client_secret_env.is_some() {
                 let client_secret = match &client_secret_env {
@@ -194,21 +211,6 @@ pub async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<(
                 )
                 .await?;
             }
-            let changes = TenantChanges {
-                display_name: name,
-                app_url: app_url.map(|u| (!u.is_empty()).then_some(u)),
-                email_claim,
-                given_name_claim,
-                family_name_claim,
-                trust_unstated_email,
-                trust_username_email,
-                allowed_email_domains: allowed_domains,
-                sync_names,
-                default_role,
-                default_locale,
-                default_time_zone,
-                ..TenantChanges::default()
-            };
             let t = tenants::update_settings(&db, &slug, changes, &actor()).await?;
             println!("tenant {} updated:", t.slug);
             println!(

@@ -309,6 +309,15 @@ async fn finish_flow(
     flow: FlowState,
     query: &CallbackQuery,
 ) -> Result<(HttpResponse, &'static str), AppError> {
+    // RFC 9207: when the provider names itself, it must be this tenant's provider, for an
+    // error response too (whose error would otherwise be believed).
+    if let Some(iss) = &query.iss {
+        if iss != &tenant.issuer {
+            return Err(AppError::new(ErrorKind::BadState(
+                "The sign-in response came from a different identity provider than the one we sent you to.",
+            )));
+        }
+    }
     if let Some(error) = &query.error {
         let code: String = error
             .chars()
@@ -317,14 +326,6 @@ async fn finish_flow(
             .collect();
         log::info!("tenant={} provider returned error={code}", tenant.slug);
         return Err(AppError::new(ErrorKind::ProviderSaid(code)));
-    }
-    // RFC 9207: when the provider names itself, it must be this tenant's provider.
-    if let Some(iss) = &query.iss {
-        if iss != &tenant.issuer {
-            return Err(AppError::new(ErrorKind::BadState(
-                "The sign-in response came from a different identity provider than the one we sent you to.",
-            )));
-        }
     }
     let code = query
         .code

@@ -20,7 +20,7 @@ use crate::oidc::ProviderCache;
 use crate::service::session::Sessions;
 use actix_web::cookie::Key;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{error, web, HttpResponse};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +58,74 @@ fn malformed(err: impl std::fmt::Display) -> actix_web::Error {
     .into()
 }
 
+/// A form over the size limit is 413, and a body that is not a form 415: statuses that
+/// tell the sender what to change.
+fn form_error(err: error::UrlencodedError) -> actix_web::Error {
+    match err {
+        error::UrlencodedError::Overflow { .. } => {
+            let page = pages::error_page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Too much data",
+                "The form you sent is larger than this site accepts.",
+                None,
+            );
+            error::InternalError::from_response(err, page).into()
+        }
+        error::UrlencodedError::ContentType => {
+            let page = pages::error_page(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Not a form",
+                "This address takes a web form (application/x-www-form-urlencoded).",
+                None,
+            );
+            error::InternalError::from_response(err, page).into()
+        }
+        other => malformed(other),
+    }
+}
+
+/// The site's pages and the methods they answer, so that a wrong method is a 405 with
+/// `Allow` rather than "page not found" (the admin API answers for itself).
+const PAGES: &[(&str, &str)] = &[
+    ("/", "GET, HEAD"),
+    ("/healthz", "GET, HEAD"),
+    ("/readyz", "GET, HEAD"),
+    ("/t/{tenant}/login", "GET"),
+    ("/t/{tenant}/callback", "GET"),
+    ("/t/{tenant}/initiate", "GET, POST"),
+    ("/initiate", "GET, POST"),
+    ("/session", "GET"),
+    ("/logout", "POST"),
+    ("/admin", "GET"),
+    ("/admin/login", "POST"),
+    ("/admin/logout", "POST"),
+    ("/admin/t/{slug}", "GET"),
+    ("/admin/t/{slug}/jit", "POST"),
+    ("/admin/t/{slug}/roster", "GET"),
+    ("/admin/t/{slug}/audit", "GET"),
+];
+
+/// What no route took: a known page asked with another method is 405, the rest 404.
+pub async fn no_route(req: actix_web::HttpRequest) -> HttpResponse {
+    let known = PAGES
+        .iter()
+        .find(|(pattern, _)| actix_web::dev::ResourceDef::new(*pattern).is_match(req.path()));
+    let Some((_, allow)) = known else {
+        return not_found().await;
+    };
+    let mut resp = pages::error_page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Not available this way",
+        "This address cannot be used like that. Follow a link or use the form instead.",
+        None,
+    );
+    resp.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static(allow),
+    );
+    resp
+}
+
 /// The 404 page for every unknown path.
 pub async fn not_found() -> HttpResponse {
     pages::error_page(
@@ -73,7 +141,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
         .app_data(
             web::FormConfig::default()
                 .limit(16 * 1024)
-                .error_handler(|e, _| malformed(e)),
+                .error_handler(|e, _| form_error(e)),
         );
     cfg.service(health::healthz)
         .service(health::readyz)

@@ -8,7 +8,7 @@ use crate::db::tenants::{self, TenantRow};
 use crate::db::{write_transaction, AnyConnection, Db, DbError};
 use crate::domain::{STATUS_ACTIVE, STATUS_DEACTIVATED};
 use crate::oidc::{validate_issuer, ProviderCache};
-use crate::service::tenants::{invalid, reason, AdminError};
+use crate::service::tenants::{check_client_id, invalid, reason, AdminError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
@@ -26,6 +26,10 @@ pub fn decode_cursor(cursor: &str) -> Result<(i64, String), AdminError> {
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let (at, id) = text.split_once(':').ok_or_else(bad)?;
+    // The id is compared in the database, which cannot even compare a NUL character.
+    if !crate::db::storable(id) {
+        return Err(bad());
+    }
     Ok((at.parse().map_err(|_| bad())?, id.to_owned()))
 }
 
@@ -90,12 +94,8 @@ pub async fn change_provider(
     if let Some(issuer) = &change.issuer {
         validate_issuer(issuer).map_err(|m| invalid("issuer", m))?;
     }
-    if change
-        .client_id
-        .as_deref()
-        .is_some_and(|c| c.trim().is_empty())
-    {
-        return Err(invalid("client_id", "must not be empty"));
+    if let Some(client_id) = &change.client_id {
+        check_client_id(client_id)?;
     }
     if change.client_secret.as_deref().is_some_and(str::is_empty) {
         return Err(invalid("client_secret", "must not be empty"));

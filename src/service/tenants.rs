@@ -47,6 +47,22 @@ pub(crate) fn reason(raw: &str, ask: &str) -> Result<String, AdminError> {
     Ok(reason.to_owned())
 }
 
+/// A client id as RFC 6749 (A.1) allows: printable ASCII; it also travels in the
+/// browser's redirect to the provider, so it is kept short enough for one.
+pub(crate) fn check_client_id(raw: &str) -> Result<(), AdminError> {
+    let id = raw.trim();
+    if id.is_empty() {
+        return Err(invalid("client_id", "must not be empty"));
+    }
+    if id.len() > 255 || !id.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err(invalid(
+            "client_id",
+            "must be at most 255 printable ASCII characters",
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub struct TenantInput {
     pub slug: String,
@@ -65,9 +81,7 @@ fn validate(input: &TenantInput) -> Result<TenantSlug, AdminError> {
         return Err(invalid("name", "must not be empty"));
     }
     validate_issuer(&input.issuer).map_err(|m| invalid("issuer", m))?;
-    if input.client_id.trim().is_empty() {
-        return Err(invalid("client_id", "must not be empty"));
-    }
+    check_client_id(&input.client_id)?;
     if input.client_secret.expose().is_empty() {
         return Err(invalid("client_secret", "must not be empty"));
     }
@@ -185,6 +199,62 @@ pub async fn update_settings(
     mut changes: TenantChanges,
     actor: &str,
 ) -> Result<TenantRow, AdminError> {
+    check_changes(&mut changes)?;
+    changes.updated_at = Some(crate::db::now_millis());
+    let (slug, actor) = (slug.to_owned(), actor.to_owned());
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let before = tenants::find_by_slug(conn, &slug)
+                .map_err(DbError::from)?
+                .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
+            tenants::update_settings(conn, &before.id, &changes).map_err(DbError::from)?;
+            let after = tenants::find_by_id(conn, &before.id)
+                .map_err(DbError::from)?
+                .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
+            audit::insert(
+                conn,
+                &NewAuditEvent {
+                    tenant_id: Some(&after.id),
+                    kind: "tenant_updated",
+                    actor: &actor,
+                    profile_id: None,
+                    request_id: None,
+                    details: json!({ "changes": settings_diff(&before, &after) }),
+                },
+            )
+            .map_err(DbError::from)?;
+            Ok(after)
+        })
+    })
+    .await
+}
+
+/// Checks and normalizes settings changes (as `update_settings` does). Callers that also
+/// change the provider call it first, so that a request refused for one field changes
+/// nothing at all.
+pub fn check_changes(changes: &mut TenantChanges) -> Result<(), AdminError> {
+    if let Some(name) = &changes.display_name {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(invalid("name", "must not be empty"));
+        }
+        changes.display_name = Some(name.to_owned());
+    }
+    // Copied onto every new profile: a blank default would create profiles without a
+    // role, locale or time zone.
+    for (field, value) in [
+        ("default_role", &mut changes.default_role),
+        ("default_locale", &mut changes.default_locale),
+        ("default_time_zone", &mut changes.default_time_zone),
+    ] {
+        if let Some(v) = value {
+            let trimmed = v.trim();
+            if trimmed.is_empty() || trimmed.len() > 64 || trimmed.chars().any(char::is_control) {
+                return Err(invalid(field, "must be a short, non-empty value"));
+            }
+            *v = trimmed.to_owned();
+        }
+    }
     for (field, value) in [
         ("email_claim", &changes.email_claim),
         ("given_name_claim", &changes.given_name_claim),
@@ -224,33 +294,7 @@ pub async fn update_settings(
             ));
         }
     }
-    changes.updated_at = Some(crate::db::now_millis());
-    let (slug, actor) = (slug.to_owned(), actor.to_owned());
-    db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            let before = tenants::find_by_slug(conn, &slug)
-                .map_err(DbError::from)?
-                .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
-            tenants::update_settings(conn, &before.id, &changes).map_err(DbError::from)?;
-            let after = tenants::find_by_id(conn, &before.id)
-                .map_err(DbError::from)?
-                .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
-            audit::insert(
-                conn,
-                &NewAuditEvent {
-                    tenant_id: Some(&after.id),
-                    kind: "tenant_updated",
-                    actor: &actor,
-                    profile_id: None,
-                    request_id: None,
-                    details: json!({ "changes": settings_diff(&before, &after) }),
-                },
-            )
-            .map_err(DbError::from)?;
-            Ok(after)
-        })
-    })
-    .await
+    Ok(())
 }
 
 /// What an update changed, setting by setting: `{"default_locale": {"old": .., "new": ..}}`.

@@ -4,6 +4,7 @@ mod helpers;
 mod provider;
 
 mod admin;
+mod attack2;
 mod attack_oidc;
 mod browser;
 mod demo;

@@ -96,6 +96,8 @@ pub struct TenantPatch {
     client_id: Option<String>,
     client_secret: Option<String>,
     scopes: Option<String>,
+    /// Absent keeps the app URL; `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
     app_url: Option<Option<String>>,
     email_claim: Option<String>,
     given_name_claim: Option<String>,
@@ -107,6 +109,12 @@ pub struct TenantPatch {
     default_role: Option<String>,
     default_locale: Option<String>,
     default_time_zone: Option<String>,
+}
+
+/// A present field, whose `null` is a value of its own (plain `Option<Option<_>>` reads a
+/// `null` as absent, so a setting could never be removed).
+fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 pub async fn update_tenant(
@@ -127,24 +135,7 @@ pub async fn update_tenant(
             ));
         }
     }
-    if p.issuer.is_some() || p.client_id.is_some() || p.client_secret.is_some() {
-        let change = ProviderChange {
-            issuer: p.issuer.clone(),
-            client_id: p.client_id.clone(),
-            client_secret: p.client_secret.clone(),
-        };
-        admin::change_provider(
-            &app.db,
-            &app.secrets,
-            Some(&app.providers),
-            &slug,
-            change,
-            &actor,
-        )
-        .await
-        .map_err(|e| ApiError::from_admin(&req, e))?;
-    }
-    let changes = TenantChanges {
+    let mut changes = TenantChanges {
         display_name: p.name,
         app_url: p.app_url,
         scopes: p.scopes,
@@ -160,6 +151,26 @@ pub async fn update_tenant(
         default_time_zone: p.default_time_zone,
         updated_at: None,
     };
+    // Every field is checked before anything is written: a request refused for one
+    // field must not have changed the provider already.
+    tenants::check_changes(&mut changes).map_err(|e| ApiError::from_admin(&req, e))?;
+    if p.issuer.is_some() || p.client_id.is_some() || p.client_secret.is_some() {
+        let change = ProviderChange {
+            issuer: p.issuer,
+            client_id: p.client_id,
+            client_secret: p.client_secret,
+        };
+        admin::change_provider(
+            &app.db,
+            &app.secrets,
+            Some(&app.providers),
+            &slug,
+            change,
+            &actor,
+        )
+        .await
+        .map_err(|e| ApiError::from_admin(&req, e))?;
+    }
     let updated = tenants::update_settings(&app.db, &slug, changes, &actor).await;
     app.tenants.forget(&slug);
     let t = updated.map_err(|e| ApiError::from_admin(&req, e))?;

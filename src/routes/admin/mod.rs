@@ -187,8 +187,10 @@ impl FromRequest for StaffAuth {
                 .headers()
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim)
+                // The scheme name is case-insensitive (RFC 9110 11.1).
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim())
                 .ok_or_else(|| {
                     unauthorized("send a staff token as Authorization: Bearer <token>")
                 })?;
@@ -224,6 +226,7 @@ macro_rules! admin_routes {
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 $( .route($path, web::$method().to($handler)) )*
                 .route("/openapi.json", web::get().to(openapi))
+                .default_service(web::to(no_route))
         }
     };
 }
@@ -281,6 +284,41 @@ pub fn openapi_document() -> serde_json::Value {
                 "error": { "type": "string" }, "message": { "type": "string" }, "field": { "type": "string" }, "request_id": { "type": "string" } } } }
         }
     })
+}
+
+/// No route took the request: 405 with `Allow` when the path exists for other methods,
+/// else 404, both as JSON errors like the rest of the API.
+async fn no_route(req: HttpRequest) -> HttpResponse {
+    let path = req.path().strip_prefix("/admin/v1").unwrap_or_default();
+    let allowed: Vec<String> = ENDPOINTS
+        .iter()
+        .map(|e| (e.method, e.path))
+        .chain([("get", "/openapi.json")])
+        .filter(|(_, pattern)| actix_web::dev::ResourceDef::new(*pattern).is_match(path))
+        .map(|(method, _)| method.to_ascii_uppercase())
+        .collect();
+    if allowed.is_empty() {
+        return ApiError::new(
+            &req,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such API route",
+        )
+        .error_response();
+    }
+    let allow = allowed.join(", ");
+    let message = format!("this route answers {allow}");
+    let mut resp = ApiError::new(
+        &req,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        message,
+    )
+    .error_response();
+    if let Ok(value) = header::HeaderValue::from_str(&allow) {
+        resp.headers_mut().insert(header::ALLOW, value);
+    }
+    resp
 }
 
 async fn openapi() -> HttpResponse {

@@ -44,16 +44,44 @@ fn csrf_for(cookie_value: &str) -> String {
         .collect()
 }
 
-async fn session(app: &AppState, req: &HttpRequest) -> Option<Session> {
-    let raw = req.cookie(COOKIE)?;
+/// The signed-in staff member, if any; `Err` is the page to show when the database cannot
+/// tell (a staff member is not signed out, nor their token unknown, because of that).
+async fn session(app: &AppState, req: &HttpRequest) -> Result<Option<Session>, HttpResponse> {
+    let Some(raw) = req.cookie(COOKIE) else {
+        return Ok(None);
+    };
     let mut jar = CookieJar::new();
     jar.add_original(raw.clone());
-    let token = jar.private(&app.flow_key).get(COOKIE)?.value().to_owned();
-    let staff = staff::authenticate(&app.db, &token).await.ok()??;
-    Some(Session {
+    let Some(token) = jar.private(&app.flow_key).get(COOKIE) else {
+        return Ok(None);
+    };
+    let staff = staff::authenticate(&app.db, token.value())
+        .await
+        .map_err(unavailable)?;
+    Ok(staff.map(|staff| Session {
         staff,
         csrf: csrf_for(raw.value()),
-    })
+    }))
+}
+
+fn unavailable(e: crate::db::DbError) -> HttpResponse {
+    log::warn!("admin page: {e}");
+    html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Unavailable",
+        "<main><p>The database is not answering. Try again in a minute.</p></main>",
+    )
+}
+
+/// The signed-in staff member, or the response to send instead (to sign in, or 503).
+macro_rules! signed_in {
+    ($app:expr, $req:expr) => {
+        match session(&$app, &$req).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return redirect("/admin"),
+            Err(resp) => return resp,
+        }
+    };
 }
 
 fn redirect(to: &str) -> HttpResponse {
@@ -85,12 +113,16 @@ fn page(title: &str, who: Option<&Session>, body: &str) -> HttpResponse {
 
 #[get("")]
 async fn home(app: App, req: HttpRequest) -> HttpResponse {
-    let Some(s) = session(&app, &req).await else {
-        return page(
-            "Support console",
-            None,
-            r#"<form method="post" action="/admin/login" class="box"><label for="token">Staff token</label><input id="token" name="token" type="password" autocomplete="off" required><p><button type="submit">Sign in</button></p></form><p class="muted">Create a token with <code>jit-sso token create --name you</code>.</p>"#,
-        );
+    let s = match session(&app, &req).await {
+        Ok(Some(s)) => s,
+        Err(resp) => return resp,
+        Ok(None) => {
+            return page(
+                "Support console",
+                None,
+                r#"<form method="post" action="/admin/login" class="box"><label for="token">Staff token</label><input id="token" name="token" type="password" autocomplete="off" required><p><button type="submit">Sign in</button></p></form><p class="muted">Create a token with <code>jit-sso token create --name you</code>.</p>"#,
+            )
+        }
     };
     let Ok(rows) = tenants::list(&app.db).await else {
         return html(
@@ -131,6 +163,7 @@ struct LoginForm {
 #[post("/login")]
 async fn login(app: App, form: web::Form<LoginForm>) -> HttpResponse {
     match staff::authenticate(&app.db, form.token.trim()).await {
+        Err(e) => unavailable(e),
         Ok(Some(_)) => {
             let mut jar = CookieJar::new();
             jar.private_mut(&app.flow_key)
@@ -171,7 +204,7 @@ fn forbidden(why: &str) -> HttpResponse {
 
 #[post("/logout")]
 async fn logout(app: App, req: HttpRequest, form: web::Form<CsrfForm>) -> HttpResponse {
-    if let Some(s) = session(&app, &req).await {
+    if let Some(s) = session(&app, &req).await.unwrap_or(None) {
         if !csrf_ok(&s, &form.csrf) {
             return forbidden("The form was not sent from this console.");
         }
@@ -198,16 +231,27 @@ async fn switch_jit(
     slug: web::Path<String>,
     form: web::Form<JitForm>,
 ) -> HttpResponse {
-    let Some(s) = session(&app, &req).await else {
-        return redirect("/admin");
-    };
+    let s = signed_in!(app, req);
     if !csrf_ok(&s, &form.csrf) {
         return forbidden("The form was not sent from this console.");
     }
     if s.staff.read_only {
         return forbidden("Your token is read-only.");
     }
-    let enabled = form.enabled == "on";
+    let enabled = match form.enabled.as_str() {
+        "on" => true,
+        "off" => false,
+        // Only a crafted form gets here; it must not switch JIT off by default.
+        _ => {
+            let mut resp = page(
+                "Not understood",
+                Some(&s),
+                "<p role=\"alert\">The form must say on or off.</p><p><a href=\"/admin\">Back</a></p>",
+            );
+            *resp.status_mut() = StatusCode::BAD_REQUEST;
+            return resp;
+        }
+    };
     let actor = format!("staff:{}", s.staff.name);
     let changed = tenants::set_jit(&app.db, &slug, enabled, &form.reason, &actor).await;
     app.tenants.forget(&slug);
@@ -237,6 +281,22 @@ async fn switch_jit(
     }
 }
 
+/// A console page that could not be read: an unknown tenant is the 404 page, anything
+/// else (the database not answering) is not the staff member's doing.
+async fn failed(e: tenants::AdminError) -> HttpResponse {
+    match e {
+        tenants::AdminError::UnknownTenant(_) => crate::routes::not_found().await,
+        e => {
+            log::warn!("admin page: {e}");
+            html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                "<main><p>The database is not answering. Try again in a minute.</p></main>",
+            )
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct TenantQuery {
     check: Option<String>,
@@ -249,11 +309,10 @@ async fn tenant_page(
     slug: web::Path<String>,
     q: web::Query<TenantQuery>,
 ) -> HttpResponse {
-    let Some(s) = session(&app, &req).await else {
-        return redirect("/admin");
-    };
-    let Ok((t, last)) = admin::last_sign_in(&app.db, &slug).await else {
-        return crate::routes::not_found().await;
+    let s = signed_in!(app, req);
+    let (t, last) = match admin::last_sign_in(&app.db, &slug).await {
+        Ok(found) => found,
+        Err(e) => return failed(e).await,
     };
     let slug = escape(&t.slug);
     let mut body = format!(
@@ -300,16 +359,25 @@ async fn roster(
     slug: web::Path<String>,
     params: web::Query<RosterParams>,
 ) -> HttpResponse {
-    let Some(s) = session(&app, &req).await else {
-        return redirect("/admin");
-    };
+    let s = signed_in!(app, req);
+    if params.q.as_deref().is_some_and(|q| !crate::db::storable(q)) {
+        // PostgreSQL cannot even compare a NUL character.
+        let mut resp = page(
+            "Search not possible",
+            Some(&s),
+            "<p role=\"alert\">The search text must not contain a NUL character.</p>",
+        );
+        *resp.status_mut() = StatusCode::BAD_REQUEST;
+        return resp;
+    }
     let query = crate::db::profiles::RosterQuery {
         text: params.q.clone(),
         limit: admin::MAX_PAGE,
         ..Default::default()
     };
-    let Ok(Page { items, .. }) = admin::roster_page(&app.db, &slug, query).await else {
-        return crate::routes::not_found().await;
+    let items = match admin::roster_page(&app.db, &slug, query).await {
+        Ok(Page { items, .. }) => items,
+        Err(e) => return failed(e).await,
     };
     let mut body = format!(
         r#"<form method="get"><label for="q">Search by email or name</label><input id="q" name="q" value="{}"><button type="submit">Search</button></form><table><tr><th>Email</th><th>Name</th><th>Status</th><th>Created</th><th>Last sign-in</th></tr>"#,
@@ -336,15 +404,14 @@ async fn roster(
 
 #[get("/t/{slug}/audit")]
 async fn audit(app: App, req: HttpRequest, slug: web::Path<String>) -> HttpResponse {
-    let Some(s) = session(&app, &req).await else {
-        return redirect("/admin");
-    };
+    let s = signed_in!(app, req);
     let query = crate::db::audit::AuditQuery {
         limit: admin::MAX_PAGE,
         ..Default::default()
     };
-    let Ok(Page { items, .. }) = admin::audit_page(&app.db, &slug, query).await else {
-        return crate::routes::not_found().await;
+    let items = match admin::audit_page(&app.db, &slug, query).await {
+        Ok(Page { items, .. }) => items,
+        Err(e) => return failed(e).await,
     };
     let mut body =
         String::from("<table><tr><th>When</th><th>What</th><th>Who</th><th>Details</th></tr>");

@@ -38,7 +38,10 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<
     if let Some(path) = unstorable(&value, String::new()) {
         return Err(nul(req, &path));
     }
-    serde_path_to_error::deserialize(value).map_err(|e| invalid(req, ("JSON body", "body"), e))
+    // Read from the text, not from `value`: a map keeps only the last of repeated keys,
+    // and `{"enabled": false, "enabled": true}` must be refused, not guessed at.
+    let mut text = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut text).map_err(|e| invalid(req, ("JSON body", "body"), e))
 }
 
 /// The path (`name`, `allowed_email_domains[1]`) of the first string or key under `at`
