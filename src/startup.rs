@@ -5,7 +5,7 @@ use crate::crypto::{derive_key, SecretBox};
 use crate::db::Db;
 use crate::oidc::ProviderCache;
 use crate::routes::dev_idp::{self, DevIdp};
-use crate::routes::{configure, no_route, request_id_middleware, AppState};
+use crate::routes::{configure, head_as_get, no_route, request_id_middleware, AppState};
 use crate::service::session::Sessions;
 use crate::service::tenants;
 use crate::settings::Settings;
@@ -229,6 +229,7 @@ impl Application {
                         // The callback URL holds a code: never leak it in a Referer.
                         .add(("Referrer-Policy", "no-referrer")),
                 )
+                .wrap(from_fn(head_as_get))
                 // The logger is outermost so that it sees the request id header.
                 .wrap(from_fn(request_id_middleware))
                 .wrap(Condition::new(log_requests, logger))

@@ -11,7 +11,7 @@ mod request_id;
 mod session;
 pub mod tenant_cache;
 
-pub use request_id::{request_id_middleware, RequestId};
+pub use request_id::{head_as_get, request_id_middleware, RequestId};
 
 use crate::crypto::SecretBox;
 use crate::db::Db;
@@ -90,19 +90,19 @@ const PAGES: &[(&str, &str)] = &[
     ("/", "GET, HEAD"),
     ("/healthz", "GET, HEAD"),
     ("/readyz", "GET, HEAD"),
-    ("/t/{tenant}/login", "GET"),
-    ("/t/{tenant}/callback", "GET"),
-    ("/t/{tenant}/initiate", "GET, POST"),
-    ("/initiate", "GET, POST"),
-    ("/session", "GET"),
+    ("/t/{tenant}/login", "GET, HEAD"),
+    ("/t/{tenant}/callback", "GET, HEAD"),
+    ("/t/{tenant}/initiate", "GET, HEAD, POST"),
+    ("/initiate", "GET, HEAD, POST"),
+    ("/session", "GET, HEAD"),
     ("/logout", "POST"),
-    ("/admin", "GET"),
+    ("/admin", "GET, HEAD"),
     ("/admin/login", "POST"),
     ("/admin/logout", "POST"),
-    ("/admin/t/{slug}", "GET"),
+    ("/admin/t/{slug}", "GET, HEAD"),
     ("/admin/t/{slug}/jit", "POST"),
-    ("/admin/t/{slug}/roster", "GET"),
-    ("/admin/t/{slug}/audit", "GET"),
+    ("/admin/t/{slug}/roster", "GET, HEAD"),
+    ("/admin/t/{slug}/audit", "GET, HEAD"),
 ];
 
 /// What no route took: a known page asked with another method is 405, the rest 404.

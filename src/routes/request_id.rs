@@ -38,3 +38,15 @@ pub async fn request_id_middleware(
     }
     Ok(res)
 }
+
+/// HEAD is answered wherever GET is, as GET without the body (RFC 9110 9.3.2): routes name
+/// only GET, and actix's HTTP layer leaves the body of a HEAD response unsent.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
+}

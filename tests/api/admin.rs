@@ -17,15 +17,7 @@ struct Admin<'a> {
 
 impl Admin<'_> {
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = reqwest::Client::new()
-            .request(method, self.app.url(&format!("/admin/v1{path}")))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        admin_call(self.app, &self.token, method, path, body).await
     }
 
     /// The status and the field an error names (the whole body when it names none).

@@ -1,28 +1,11 @@
 //! Second round of hostile testing: the admin API and console, and sign-in edge cases.
 
+use crate::helpers::admin_call as call;
 use crate::helpers::*;
 use crate::on_both_databases;
 use crate::provider::TestUser;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-async fn call(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, app.url(&format!("/admin/v1{path}")))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
 
 /// A browser signed in to the web console.
 async fn console(app: &TestApp) -> reqwest::Client {
@@ -191,8 +174,8 @@ async fn a_wrong_method_on_an_admin_route_is_405_with_allow() {
     app.add_tenant("acme", true).await;
     let token = app.staff_token(false).await;
     for (method, path, allow) in [
-        (Method::DELETE, "/tenants/acme", "GET, PATCH"),
-        (Method::POST, "/tenants/acme/audit", "GET"),
+        (Method::DELETE, "/tenants/acme", "GET, HEAD, PATCH"),
+        (Method::POST, "/tenants/acme/audit", "GET, HEAD"),
         (Method::GET, "/tenants/acme/jit", "PUT"),
     ] {
         let resp = reqwest::Client::new()
@@ -387,12 +370,12 @@ async fn a_wrong_method_on_a_page_is_405_with_allow_not_page_not_found() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     app.add_tenant("acme", true).await;
     for (method, path, allow) in [
-        (Method::POST, "/t/acme/login", "GET"),
-        (Method::POST, "/t/acme/callback", "GET"),
+        (Method::POST, "/t/acme/login", "GET, HEAD"),
+        (Method::POST, "/t/acme/callback", "GET, HEAD"),
         (Method::GET, "/logout", "POST"),
-        (Method::PUT, "/session", "GET"),
+        (Method::PUT, "/session", "GET, HEAD"),
         (Method::GET, "/admin/login", "POST"),
-        (Method::DELETE, "/admin/t/acme", "GET"),
+        (Method::DELETE, "/admin/t/acme", "GET, HEAD"),
     ] {
         let resp = app
             .browser()
@@ -414,6 +397,45 @@ async fn a_wrong_method_on_a_page_is_405_with_allow_not_page_not_found() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
+/// HEAD works wherever GET does (RFC 9110 9.3.2): the same status and headers, no body
+/// bytes on the wire (which would corrupt the next response on a kept-alive connection).
+#[actix_web::test]
+async fn head_is_answered_wherever_get_is_without_a_body() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_tenant("acme", true).await;
+    let token = app.staff_token(true).await;
+    for (path, status) in [
+        ("/t/acme/login", StatusCode::FOUND),
+        ("/admin/v1/tenants", StatusCode::OK),
+        ("/admin", StatusCode::OK),
+        ("/no-such-page", StatusCode::NOT_FOUND),
+    ] {
+        let resp = app
+            .browser()
+            .head(app.url(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "HEAD {path}");
+    }
+    use std::io::{Read, Write};
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let raw = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(address).unwrap();
+        s.write_all(b"HEAD /t/acme/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        raw
+    })
+    .await
+    .unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 302"), "{head}");
+    assert_eq!(body, "", "a HEAD response carries no body");
 }
 
 #[actix_web::test]

@@ -381,3 +381,22 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// One admin API request with a staff token: the status and the JSON body (null if none).
+pub async fn admin_call(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, app.url(&format!("/admin/v1{path}")))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.expect("admin request");
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}

@@ -5,6 +5,7 @@
 //! once. Assertions are about what people and support staff notice: status codes, the
 //! page, the rows and the audit trail.
 
+use crate::helpers::admin_call as admin;
 use crate::helpers::*;
 use crate::on_both_databases;
 use crate::provider::TestUser;
@@ -222,24 +223,6 @@ fn kind_histogram(trail: &[AuditRow]) -> BTreeMap<String, usize> {
         *h.entry(e.kind.clone()).or_insert(0) += 1;
     }
     h
-}
-
-async fn admin(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, app.url(&format!("/admin/v1{path}")))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let resp = req.send().await.expect("admin request");
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
 }
 
 async fn session_of(app: &TestApp, browser: &Client) -> (StatusCode, Value) {

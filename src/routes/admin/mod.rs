@@ -295,7 +295,11 @@ async fn no_route(req: HttpRequest) -> HttpResponse {
         .map(|e| (e.method, e.path))
         .chain([("get", "/openapi.json")])
         .filter(|(_, pattern)| actix_web::dev::ResourceDef::new(*pattern).is_match(path))
-        .map(|(method, _)| method.to_ascii_uppercase())
+        .flat_map(|(method, _)| match method {
+            "get" => vec!["GET", "HEAD"],
+            other => vec![other],
+        })
+        .map(str::to_ascii_uppercase)
         .collect();
     if allowed.is_empty() {
         return ApiError::new(
