@@ -211,18 +211,22 @@ pub async fn update_settings(
             let after = tenants::find_by_id(conn, &before.id)
                 .map_err(DbError::from)?
                 .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
-            audit::insert(
-                conn,
-                &NewAuditEvent {
-                    tenant_id: Some(&after.id),
-                    kind: "tenant_updated",
-                    actor: &actor,
-                    profile_id: None,
-                    request_id: None,
-                    details: json!({ "changes": settings_diff(&before, &after) }),
-                },
-            )
-            .map_err(DbError::from)?;
+            let diff = settings_diff(&before, &after);
+            // A request that changes nothing (`{}`, or values already set) records nothing.
+            if diff.as_object().is_some_and(|d| !d.is_empty()) {
+                audit::insert(
+                    conn,
+                    &NewAuditEvent {
+                        tenant_id: Some(&after.id),
+                        kind: "tenant_updated",
+                        actor: &actor,
+                        profile_id: None,
+                        request_id: None,
+                        details: json!({ "changes": diff }),
+                    },
+                )
+                .map_err(DbError::from)?;
+            }
             Ok(after)
         })
     })

@@ -41,6 +41,12 @@ on_both_databases! {
         let changes = &trail["items"][0]["details"]["changes"];
         assert_eq!(changes["default_locale"], json!({"old": "en-US", "new": "de-DE"}), "{trail}");
         assert!(changes.get("sync_names").is_none(), "sync_names was already on: {changes}");
+        // An update that changes nothing records nothing.
+        for same in [json!({}), json!({"default_locale": "de-DE"})] {
+            assert_eq!(admin.call(Method::PATCH, "/tenants/beta", Some(same)).await.0, StatusCode::OK);
+        }
+        let (_, trail) = admin.call(Method::GET, "/tenants/beta/audit?kind=tenant_updated", None).await;
+        assert_eq!(trail["items"].as_array().unwrap().len(), 1, "{trail}");
     }
 }
 
