@@ -59,25 +59,7 @@ pub struct Keys {
 
 impl Keys {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Keys> {
-        let relaxed = matches!(settings.environment.as_str(), "development" | "test");
-        let pick = |configured: Option<crate::settings::Secret>,
-                    var: &str|
-         -> anyhow::Result<Vec<u8>> {
-            match configured {
-                Some(s) if s.expose().contains(crate::settings::PLACEHOLDER) => anyhow::bail!(
-                    "{var} still holds the placeholder of deploy/kubernetes/secret.example.yaml; generate one with `openssl rand -base64 48`"
-                ),
-                Some(s) => Ok(s.expose().as_bytes().to_vec()),
-                None if relaxed => {
-                    log::warn!("{var} is not set: using an insecure development key (environment {})", settings.environment);
-                    Ok(INSECURE_DEV_KEY.as_bytes().to_vec())
-                }
-                None => anyhow::bail!(
-                    "{var} (or {var}_FILE) must be set in the {} environment; generate one with `openssl rand -base64 48`",
-                    settings.environment
-                ),
-            }
-        };
+        let pick = |configured, var: &str| key_or_dev_key(settings, configured, var);
         let session = pick(
             settings.secrets.session_key()?,
             "JIT_SSO__SECRETS__SESSION_KEY",
@@ -91,6 +73,42 @@ impl Keys {
             flow_key: Key::from(&flow),
             secrets: SecretBox::new(&data),
         })
+    }
+}
+
+/// The key that seals tenants' client secrets, for commands that need no other key.
+pub fn secret_box(settings: &Settings) -> anyhow::Result<SecretBox> {
+    let data = key_or_dev_key(
+        settings,
+        settings.secrets.data_key()?,
+        "JIT_SSO__SECRETS__DATA_KEY",
+    )?;
+    Ok(SecretBox::new(&data))
+}
+
+/// A configured key; in development and test, a fixed insecure one with a warning.
+fn key_or_dev_key(
+    settings: &Settings,
+    configured: Option<crate::settings::Secret>,
+    var: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let relaxed = matches!(settings.environment.as_str(), "development" | "test");
+    match configured {
+        Some(s) if s.expose().contains(crate::settings::PLACEHOLDER) => anyhow::bail!(
+            "{var} still holds the placeholder of deploy/kubernetes/secret.example.yaml; generate one with `openssl rand -base64 48`"
+        ),
+        Some(s) => Ok(s.expose().as_bytes().to_vec()),
+        None if relaxed => {
+            log::warn!(
+                "{var} is not set: using an insecure development key (environment {})",
+                settings.environment
+            );
+            Ok(INSECURE_DEV_KEY.as_bytes().to_vec())
+        }
+        None => anyhow::bail!(
+            "{var} (or {var}_FILE) must be set in the {} environment; generate one with `openssl rand -base64 48`",
+            settings.environment
+        ),
     }
 }
 

@@ -4,7 +4,7 @@ use super::{actor, database, existing_database};
 use crate::db::tenants::TenantChanges;
 use crate::service::tenants::{self, TenantInput};
 use crate::settings::{Secret, Settings};
-use crate::startup::Keys;
+use crate::startup::secret_box;
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
 
@@ -106,7 +106,7 @@ pub async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<(
             let secret = std::env::var(&client_secret_env).with_context(|| {
                 format!("the environment variable {client_secret_env} (named by --client-secret-env) is not set")
             })?;
-            let keys = Keys::from_settings(settings)?;
+            let secrets = secret_box(settings)?;
             let db = database(settings).await?;
             let input = TenantInput {
                 slug,
@@ -117,7 +117,7 @@ pub async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<(
                 app_url,
                 scopes,
             };
-            let row = tenants::add_tenant(&db, &keys.secrets, input, &actor()).await?;
+            let row = tenants::add_tenant(&db, &secrets, input, &actor()).await?;
             let public = settings.public_url();
             println!("tenant {} added (JIT is off).", row.slug);
             println!(
@@ -170,7 +170,7 @@ pub async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<(
             default_locale,
             default_time_zone,
         } => {
-            let mut changes = TenantChanges {
+            let changes = TenantChanges {
                 display_name: name,
                 app_url: app_url.map(|u| (!u.is_empty()).then_some(u)),
                 email_claim,
@@ -185,33 +185,30 @@ pub async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<(
                 default_time_zone,
                 ..TenantChanges::default()
             };
-            // Checked before the provider changes, so that a refusal changes nothing.
-            tenants::check_changes(&mut changes)?;
+            let client_secret = match &client_secret_env {
+                Some(var) => Some(std::env::var(var).with_context(|| {
+                    format!(
+                        "the environment variable {var} (named by --client-secret-env) is not set"
+                    )
+                })?),
+                None => None,
+            };
+            let provider = crate::service::admin::ProviderChange {
+                issuer,
+                client_id,
+                client_secret,
+            };
             let db = database(settings).await?;
-            if issuer.is_some() || client_id.is_some() || client_secret_env.is_some() {
-                let client_secret = match &client_secret_env {
-                    Some(var) => Some(std::env::var(var).with_context(|| {
-                        format!("the environment variable {var} (named by --client-secret-env) is not set")
-                    })?),
-                    None => None,
-                };
-                let keys = Keys::from_settings(settings)?;
-                let change = crate::service::admin::ProviderChange {
-                    issuer,
-                    client_id,
-                    client_secret,
-                };
-                crate::service::admin::change_provider(
-                    &db,
-                    &keys.secrets,
-                    None,
-                    &slug,
-                    change,
-                    &actor(),
-                )
-                .await?;
-            }
-            let t = tenants::update_settings(&db, &slug, changes, &actor()).await?;
+            let t = crate::service::admin::update_tenant(
+                &db,
+                &secret_box(settings)?,
+                None,
+                &slug,
+                provider,
+                changes,
+                &actor(),
+            )
+            .await?;
             println!("tenant {} updated:", t.slug);
             println!(
                 "  email claim {} (trust unstated email_verified: {}, trust username claims: {})",

@@ -4,11 +4,13 @@
 use crate::crypto::SecretBox;
 use crate::db::audit::{self, AuditQuery, AuditRow, NewAuditEvent};
 use crate::db::profiles::{self, IdentityRow, ProfileRow, RosterQuery};
-use crate::db::tenants::{self, TenantRow};
+use crate::db::tenants::{self, TenantChanges, TenantRow};
 use crate::db::{write_transaction, AnyConnection, Db, DbError};
 use crate::domain::{STATUS_ACTIVE, STATUS_DEACTIVATED};
 use crate::oidc::{validate_issuer, ProviderCache};
-use crate::service::tenants::{check_client_id, invalid, reason, AdminError};
+use crate::service::tenants::{
+    check_changes, check_client_id, invalid, reason, write_settings, AdminError,
+};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
@@ -83,6 +85,50 @@ pub struct ProviderChange {
     pub client_secret: Option<String>,
 }
 
+impl ProviderChange {
+    fn is_empty(&self) -> bool {
+        self.issuer.is_none() && self.client_id.is_none() && self.client_secret.is_none()
+    }
+
+    /// Checks the new values; returns the client secret sealed for storage.
+    fn check(&self, secrets: &SecretBox) -> Result<Option<String>, AdminError> {
+        if let Some(issuer) = &self.issuer {
+            validate_issuer(issuer).map_err(|m| invalid("issuer", m))?;
+        }
+        if let Some(client_id) = &self.client_id {
+            check_client_id(client_id)?;
+        }
+        if self.client_secret.as_deref().is_some_and(str::is_empty) {
+            return Err(invalid("client_secret", "must not be empty"));
+        }
+        Ok(self.client_secret.as_deref().map(|s| secrets.seal(s)))
+    }
+
+    /// Writes the change over `t` and audits it; inside the caller's transaction.
+    fn write(
+        &self,
+        conn: &mut AnyConnection,
+        t: &TenantRow,
+        sealed: Option<&str>,
+        actor: &str,
+    ) -> Result<TenantRow, AdminError> {
+        let issuer = self.issuer.clone().unwrap_or(t.issuer.clone());
+        let client_id = self.client_id.clone().unwrap_or(t.client_id.clone());
+        let secret = sealed.unwrap_or(&t.client_secret_enc);
+        tenants::update_provider(conn, &t.id, &issuer, client_id.trim(), secret)
+            .map_err(DbError::from)?;
+        let details = json!({
+            "issuer": [t.issuer, issuer],
+            "client_id": [t.client_id, client_id],
+            "client_secret_changed": sealed.is_some(),
+        });
+        record(conn, t, "provider_changed", actor, None, details)?;
+        tenant_in(conn, &t.slug)
+    }
+}
+
+/// Changes a tenant's provider; audited. The cached discovery of the old and new issuer is
+/// forgotten.
 pub async fn change_provider(
     db: &Db,
     secrets: &SecretBox,
@@ -91,33 +137,43 @@ pub async fn change_provider(
     change: ProviderChange,
     actor: &str,
 ) -> Result<TenantRow, AdminError> {
-    if let Some(issuer) = &change.issuer {
-        validate_issuer(issuer).map_err(|m| invalid("issuer", m))?;
-    }
-    if let Some(client_id) = &change.client_id {
-        check_client_id(client_id)?;
-    }
-    if change.client_secret.as_deref().is_some_and(str::is_empty) {
-        return Err(invalid("client_secret", "must not be empty"));
-    }
-    let sealed = change.client_secret.as_deref().map(|s| secrets.seal(s));
+    update_tenant(
+        db,
+        secrets,
+        cache,
+        slug,
+        change,
+        TenantChanges::default(),
+        actor,
+    )
+    .await
+}
+
+/// A provider change and settings changes, all checked first and written in one
+/// transaction: a request refused for one field, or a database failing half-way, changes
+/// nothing.
+pub async fn update_tenant(
+    db: &Db,
+    secrets: &SecretBox,
+    cache: Option<&ProviderCache>,
+    slug: &str,
+    provider: ProviderChange,
+    mut changes: TenantChanges,
+    actor: &str,
+) -> Result<TenantRow, AdminError> {
+    let sealed = provider.check(secrets)?;
+    check_changes(&mut changes)?;
     let (slug, actor) = (slug.to_owned(), actor.to_owned());
     let (before, after) = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let t = tenant_in(conn, &slug)?;
-                let issuer = change.issuer.clone().unwrap_or(t.issuer.clone());
-                let client_id = change.client_id.clone().unwrap_or(t.client_id.clone());
-                let secret = sealed.clone().unwrap_or(t.client_secret_enc.clone());
-                tenants::update_provider(conn, &t.id, &issuer, client_id.trim(), &secret)
-                    .map_err(DbError::from)?;
-                let details = json!({
-                    "issuer": [t.issuer, issuer],
-                    "client_id": [t.client_id, client_id],
-                    "client_secret_changed": sealed.is_some(),
-                });
-                record(conn, &t, "provider_changed", &actor, None, details)?;
-                let after = tenant_in(conn, &slug)?;
+                let mid = if provider.is_empty() {
+                    t.clone()
+                } else {
+                    provider.write(conn, &t, sealed.as_deref(), &actor)?
+                };
+                let after = write_settings(conn, &mid, &changes, &actor)?;
                 Ok::<_, AdminError>((t, after))
             })
         })

@@ -4,7 +4,7 @@ use crate::crypto::SecretBox;
 use crate::db::audit::{self, AuditRow, NewAuditEvent};
 use crate::db::profiles::{self, ProfileRow};
 use crate::db::tenants::{self, NewTenant, TenantChanges, TenantRow};
-use crate::db::{is_unique_violation, write_transaction, Db, DbError};
+use crate::db::{is_unique_violation, write_transaction, AnyConnection, Db, DbError};
 use crate::domain::TenantSlug;
 use crate::oidc::validate_issuer;
 use crate::settings::Secret;
@@ -200,37 +200,50 @@ pub async fn update_settings(
     actor: &str,
 ) -> Result<TenantRow, AdminError> {
     check_changes(&mut changes)?;
-    changes.updated_at = Some(crate::db::now_millis());
     let (slug, actor) = (slug.to_owned(), actor.to_owned());
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let before = tenants::find_by_slug(conn, &slug)
                 .map_err(DbError::from)?
                 .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
-            tenants::update_settings(conn, &before.id, &changes).map_err(DbError::from)?;
-            let after = tenants::find_by_id(conn, &before.id)
-                .map_err(DbError::from)?
-                .ok_or_else(|| AdminError::UnknownTenant(slug.clone()))?;
-            let diff = settings_diff(&before, &after);
-            // A request that changes nothing (`{}`, or values already set) records nothing.
-            if diff.as_object().is_some_and(|d| !d.is_empty()) {
-                audit::insert(
-                    conn,
-                    &NewAuditEvent {
-                        tenant_id: Some(&after.id),
-                        kind: "tenant_updated",
-                        actor: &actor,
-                        profile_id: None,
-                        request_id: None,
-                        details: json!({ "changes": diff }),
-                    },
-                )
-                .map_err(DbError::from)?;
-            }
-            Ok(after)
+            write_settings(conn, &before, &changes, &actor)
         })
     })
     .await
+}
+
+/// Writes checked settings changes over `before` and audits what differs (a request that
+/// changes nothing records nothing); inside the caller's transaction.
+pub(crate) fn write_settings(
+    conn: &mut AnyConnection,
+    before: &TenantRow,
+    changes: &TenantChanges,
+    actor: &str,
+) -> Result<TenantRow, AdminError> {
+    let changes = TenantChanges {
+        updated_at: Some(crate::db::now_millis()),
+        ..changes.clone()
+    };
+    tenants::update_settings(conn, &before.id, &changes).map_err(DbError::from)?;
+    let after = tenants::find_by_id(conn, &before.id)
+        .map_err(DbError::from)?
+        .ok_or_else(|| AdminError::UnknownTenant(before.slug.clone()))?;
+    let diff = settings_diff(before, &after);
+    if diff.as_object().is_some_and(|d| !d.is_empty()) {
+        audit::insert(
+            conn,
+            &NewAuditEvent {
+                tenant_id: Some(&after.id),
+                kind: "tenant_updated",
+                actor,
+                profile_id: None,
+                request_id: None,
+                details: json!({ "changes": diff }),
+            },
+        )
+        .map_err(DbError::from)?;
+    }
+    Ok(after)
 }
 
 /// Checks and normalizes settings changes (as `update_settings` does). Callers that also

@@ -110,6 +110,19 @@ pub fn settings_for(database_url: &str) -> Settings {
 }
 
 impl TestApp {
+    /// Runs one SQL statement on the app's database (to set up what no API can).
+    pub async fn execute(&self, statement: impl Into<String>) {
+        let statement = statement.into();
+        self.db
+            .run(move |c| {
+                diesel::sql_query(statement)
+                    .execute(c)
+                    .map_err(jit_sso::db::DbError::from)
+            })
+            .await
+            .expect("SQL statement");
+    }
+
     /// Spawns the app over a fresh database; `None` when PostgreSQL is asked for but absent
     /// (and `JIT_SSO_TEST_REQUIRE_ALL` is not set).
     pub async fn spawn(backend: Backend) -> Option<TestApp> {

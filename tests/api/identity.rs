@@ -15,18 +15,6 @@ async fn trail_kinds(app: &TestApp, slug: &str) -> Vec<String> {
         .collect()
 }
 
-async fn sql(app: &TestApp, statement: String) {
-    app.db
-        .run(move |c| {
-            use diesel::RunQueryDsl;
-            diesel::sql_query(statement)
-                .execute(c)
-                .map_err(DbError::from)
-        })
-        .await
-        .unwrap();
-}
-
 on_both_databases! {
     async fn an_email_changed_at_the_provider_updates_the_same_profile(app) {
         // The failure other products' users report: zulip/zulip#33096, immich-app/immich#1019.
@@ -119,7 +107,7 @@ on_both_databases! {
     async fn a_deactivated_profile_is_not_revived_by_jit(app) {
         app.add_tenant("acme", true).await;
         app.sign_in("acme", TestUser::new("sub-d", "dan@example.com", "Dan", "D")).await;
-        sql(&app, "UPDATE profiles SET status = 'deactivated'".into()).await;
+        app.execute("UPDATE profiles SET status = 'deactivated'").await;
         let resp = app.sign_in("acme", TestUser::new("sub-d", "dan@example.com", "Dan", "D")).await;
         assert_eq!(resp.status(), StatusCode::FORBIDDEN);
         assert!(resp.text().await.unwrap().contains("deactivated"));
@@ -133,7 +121,7 @@ on_both_databases! {
     async fn a_deleted_profile_takes_its_links_and_memberships_with_it(app) {
         app.add_tenant("acme", true).await;
         app.sign_in("acme", TestUser::new("sub-e", "eve@example.com", "Eve", "E")).await;
-        sql(&app, "DELETE FROM profiles".into()).await;
+        app.execute("DELETE FROM profiles").await;
         assert_eq!(app.count("identities").await, 0);
         assert_eq!(app.count("memberships").await, 0);
     }

@@ -135,7 +135,7 @@ pub async fn update_tenant(
             ));
         }
     }
-    let mut changes = TenantChanges {
+    let changes = TenantChanges {
         display_name: p.name,
         app_url: p.app_url,
         scopes: p.scopes,
@@ -151,27 +151,21 @@ pub async fn update_tenant(
         default_time_zone: p.default_time_zone,
         updated_at: None,
     };
-    // Every field is checked before anything is written: a request refused for one
-    // field must not have changed the provider already.
-    tenants::check_changes(&mut changes).map_err(|e| ApiError::from_admin(&req, e))?;
-    if p.issuer.is_some() || p.client_id.is_some() || p.client_secret.is_some() {
-        let change = ProviderChange {
-            issuer: p.issuer,
-            client_id: p.client_id,
-            client_secret: p.client_secret,
-        };
-        admin::change_provider(
-            &app.db,
-            &app.secrets,
-            Some(&app.providers),
-            &slug,
-            change,
-            &actor,
-        )
-        .await
-        .map_err(|e| ApiError::from_admin(&req, e))?;
-    }
-    let updated = tenants::update_settings(&app.db, &slug, changes, &actor).await;
+    let provider = ProviderChange {
+        issuer: p.issuer,
+        client_id: p.client_id,
+        client_secret: p.client_secret,
+    };
+    let updated = admin::update_tenant(
+        &app.db,
+        &app.secrets,
+        Some(&app.providers),
+        &slug,
+        provider,
+        changes,
+        &actor,
+    )
+    .await;
     app.tenants.forget(&slug);
     let t = updated.map_err(|e| ApiError::from_admin(&req, e))?;
     Ok(HttpResponse::Ok().json(tenant_json(&app, &t)))

@@ -218,3 +218,27 @@ on_both_databases! {
         assert_eq!(admin.call(Method::GET, "/tenants/nul", None).await.0, StatusCode::NOT_FOUND);
     }
 }
+
+on_both_databases! {
+    // A provider change and settings changes are one write: when the database fails on the
+    // settings (a trigger stands in for a failure half-way), the provider is not changed.
+    async fn a_tenant_update_the_database_fails_half_way_changes_nothing(app) {
+        app.add_tenant("acme", true).await;
+        let failing_locale = if app.db.backend() == jit_sso::db::Backend::Postgres {
+            app.execute("CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected'; END $$ LANGUAGE plpgsql").await;
+            "CREATE TRIGGER refuse_locale BEFORE UPDATE ON tenants FOR EACH ROW WHEN (NEW.default_locale = 'xx-FAIL') EXECUTE FUNCTION refuse()"
+        } else {
+            "CREATE TRIGGER refuse_locale BEFORE UPDATE ON tenants WHEN NEW.default_locale = 'xx-FAIL' BEGIN SELECT RAISE(ABORT, 'injected'); END"
+        };
+        app.execute(failing_locale).await;
+        let admin = Admin { token: app.staff_token(false).await, app: &app };
+        let (_, before) = admin.call(Method::GET, "/tenants/acme", None).await;
+        let patch = json!({"issuer": "https://new-idp.example.com", "default_locale": "xx-FAIL"});
+        let (status, b) = admin.call(Method::PATCH, "/tenants/acme", Some(patch)).await;
+        assert!(status.is_server_error(), "{status} {b}");
+        let (_, after) = admin.call(Method::GET, "/tenants/acme", None).await;
+        assert_eq!(after["issuer"], before["issuer"], "the provider change was rolled back");
+        let (_, trail) = admin.call(Method::GET, "/tenants/acme/audit?kind=provider_changed", None).await;
+        assert_eq!(trail["items"].as_array().unwrap().len(), 0, "{trail}");
+    }
+}
