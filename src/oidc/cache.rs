@@ -25,6 +25,9 @@ pub struct Provider {
     pub userinfo_endpoint: Option<String>,
     pub token_auth_methods: Option<Vec<String>>,
     pub algs: Vec<Algorithm>,
+    /// `authorization_response_iss_parameter_supported`: every authorization response
+    /// names the provider in `iss`, and one without it is refused (RFC 9207 2.4).
+    pub iss_in_responses: bool,
     pub keys: KeySet,
     pub fetched_at: Instant,
 }
@@ -204,6 +207,10 @@ impl ProviderCache {
             userinfo_endpoint: text("userinfo_endpoint").filter(|u| validate_endpoint(u).is_ok()),
             token_auth_methods: strings("token_endpoint_auth_methods_supported"),
             algs,
+            iss_in_responses: doc
+                .get("authorization_response_iss_parameter_supported")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             keys,
             fetched_at: Instant::now(),
         })

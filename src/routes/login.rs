@@ -310,12 +310,22 @@ async fn finish_flow(
     query: &CallbackQuery,
 ) -> Result<(HttpResponse, &'static str), AppError> {
     // RFC 9207: when the provider names itself, it must be this tenant's provider, for an
-    // error response too (whose error would otherwise be believed).
-    if let Some(iss) = &query.iss {
-        if iss != &tenant.issuer {
+    // error response too (whose error would otherwise be believed); a provider that says
+    // it always names itself must have (2.4), or the response may come from elsewhere.
+    match &query.iss {
+        Some(iss) if iss != &tenant.issuer => {
             return Err(AppError::new(ErrorKind::BadState(
                 "The sign-in response came from a different identity provider than the one we sent you to.",
             )));
+        }
+        Some(_) => {}
+        None => {
+            let provider = app.providers.provider(&tenant.issuer, &tenant.slug).await?;
+            if provider.iss_in_responses {
+                return Err(AppError::new(ErrorKind::BadState(
+                    "The sign-in response did not say which identity provider sent it, although yours always does.",
+                )));
+            }
         }
     }
     if let Some(error) = &query.error {

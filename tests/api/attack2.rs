@@ -345,6 +345,44 @@ async fn an_error_response_naming_another_issuer_is_refused_as_such() {
         .contains("different identity provider"));
 }
 
+/// RFC 9207 2.4: a provider that advertises `authorization_response_iss_parameter_supported`
+/// names itself in every response; one without `iss` may come from elsewhere (a mix-up).
+#[actix_web::test]
+async fn a_response_without_iss_is_refused_when_the_provider_always_sends_it() {
+    for advertised in [true, false] {
+        let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+        app.provider.edit_discovery(move |d| {
+            d["authorization_response_iss_parameter_supported"] = json!(advertised);
+        });
+        app.add_tenant("acme", true).await;
+        app.provider
+            .login_as(TestUser::new("s-m", "mo@acme.example", "Mo", "M"));
+        let browser = app.browser();
+        let authorize = app.start_login(&browser, "/t/acme/login").await;
+        let callback = app.authorize(&browser, &authorize).await;
+        let mut without_iss = url::Url::parse(&callback).unwrap();
+        let pairs: Vec<(String, String)> = without_iss
+            .query_pairs()
+            .filter(|(k, _)| k != "iss")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        without_iss.query_pairs_mut().clear().extend_pairs(pairs);
+        let resp = browser.get(without_iss).send().await.unwrap();
+        if advertised {
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+            assert!(resp
+                .text()
+                .await
+                .unwrap()
+                .contains("did not say which identity provider"));
+            assert_eq!(app.count("profiles").await, 0);
+        } else {
+            assert_eq!(resp.status(), StatusCode::SEE_OTHER, "iss is optional here");
+            assert_eq!(app.count("profiles").await, 1);
+        }
+    }
+}
+
 #[actix_web::test]
 async fn a_repeated_json_key_is_refused_not_guessed_at() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();

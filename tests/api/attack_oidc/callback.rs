@@ -17,8 +17,9 @@ async fn access_denied_with_an_html_description_gives_a_clear_escaped_page() {
         .1
         .into_owned();
     let url = format!(
-        "{}?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E+User+cancelled&state={state}",
-        app.url("/t/acme/callback")
+        "{}?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E+User+cancelled&state={state}&iss={}",
+        app.url("/t/acme/callback"),
+        app.provider.issuer()
     );
     let resp = browser.get(url).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);

@@ -115,7 +115,12 @@ pub(super) async fn authorize(op: web::Data<Shared>, req: HttpRequest) -> HttpRe
     };
     let mut st = op.lock();
     let params = match st.deny.take() {
-        Some(error) => vec![("error", error), ("state", p["state"].clone())],
+        // RFC 9207: error responses name the provider too.
+        Some(error) => vec![
+            ("error", error),
+            ("state", p["state"].clone()),
+            ("iss", op.issuer.clone()),
+        ],
         None => {
             let Some(user) = st.user.clone() else {
                 let msg = "TestProvider: login_as() was not called";
