@@ -1,6 +1,7 @@
 //! HTTP: extract, call one service function, map the result.
 
 pub mod admin;
+mod callback;
 pub mod dev_idp;
 mod flow;
 mod health;
@@ -147,7 +148,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
         .service(health::readyz)
         .service(home::index)
         .service(login::login)
-        .service(login::callback)
+        .service(callback::callback)
         .service(login::initiate_get)
         .service(login::initiate_post)
         .service(login::initiate_any_get)

@@ -5,4 +5,5 @@ pub mod claims;
 pub mod session;
 pub mod signin;
 pub mod staff;
+mod tenant_settings;
 pub mod tenants;

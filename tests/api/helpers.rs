@@ -9,10 +9,16 @@ use jit_sso::db::Db;
 use jit_sso::service::tenants::{self, TenantInput};
 use jit_sso::settings::{Secret, Settings};
 use jit_sso::startup::{Application, Keys};
-use reqwest::header::LOCATION;
-use reqwest::{redirect, Client, Response, StatusCode};
+use reqwest::{Client, Response, StatusCode};
 use std::path::Path;
 use std::time::Duration;
+
+#[path = "helpers/postgres.rs"]
+mod postgres;
+pub use postgres::*;
+#[path = "helpers/http.rs"]
+mod http;
+pub use http::*;
 
 pub const SESSION_KEY: &str = "test-session-key-0123456789abcdef0123456789";
 pub const DATA_KEY: &str = "test-data-key-0123456789abcdef0123456789abcd";
@@ -21,63 +27,6 @@ pub const DATA_KEY: &str = "test-data-key-0123456789abcdef0123456789abcd";
 pub enum Backend {
     Sqlite,
     Postgres,
-}
-
-/// Server URL of the PostgreSQL cluster for tests (databases are created and dropped).
-pub fn postgres_server() -> String {
-    std::env::var("JIT_SSO_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-}
-
-/// When set (CI), a test that cannot reach PostgreSQL or node fails instead of skipping.
-pub fn require_all() -> bool {
-    std::env::var("JIT_SSO_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
-}
-
-/// A fresh PostgreSQL database, dropped (with its connections) on drop.
-pub struct PgDatabase {
-    pub url: String,
-    name: String,
-}
-
-impl PgDatabase {
-    pub fn create() -> Option<PgDatabase> {
-        let admin = format!("{}/postgres", postgres_server());
-        let mut conn = match jit_sso::db::establish_postgres(&admin) {
-            Ok(c) => c,
-            Err(e) if !require_all() => {
-                eprintln!("SKIPPED: PostgreSQL not reachable at {admin} ({e}); set JIT_SSO_TEST_REQUIRE_ALL=1 to fail instead");
-                return None;
-            }
-            Err(e) => panic!("PostgreSQL not reachable at {admin}: {e}"),
-        };
-        let name = format!("jit_test_{}", uuid::Uuid::new_v4().simple());
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .expect("create test database");
-        Some(PgDatabase {
-            url: format!("{}/{name}", postgres_server()),
-            name,
-        })
-    }
-
-    /// Drops the database now (used to simulate the database going away).
-    pub fn drop_now(&self) {
-        let admin = format!("{}/postgres", postgres_server());
-        if let Ok(mut conn) = jit_sso::db::establish_postgres(&admin) {
-            let _ = diesel::sql_query(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut conn);
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        self.drop_now();
-    }
 }
 
 enum DbGuard {
@@ -298,40 +247,6 @@ impl TestApp {
     }
 }
 
-pub fn browser() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(redirect::Policy::none())
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client")
-}
-
-/// `url` with the value of query parameter `key` replaced by `change(old value)`.
-pub fn with_param(url: &str, key: &str, change: impl Fn(&str) -> String) -> String {
-    let mut url = url::Url::parse(url).expect("a URL");
-    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    url.query_pairs_mut().clear();
-    for (k, v) in &pairs {
-        let v = if k == key { change(v) } else { v.clone() };
-        url.query_pairs_mut().append_pair(k, &v);
-    }
-    url.to_string()
-}
-
-pub fn location(resp: &Response) -> String {
-    let raw = resp
-        .headers()
-        .get(LOCATION)
-        .unwrap_or_else(|| panic!("no Location header on {} {}", resp.status(), resp.url()))
-        .to_str()
-        .expect("ascii location");
-    resp.url()
-        .join(raw)
-        .expect("resolvable location")
-        .to_string()
-}
-
 /// Runs a test body against SQLite, and against PostgreSQL when it is reachable.
 #[macro_export]
 macro_rules! on_both_databases {
@@ -384,32 +299,4 @@ pub fn operator_profile(tenant_id: &str, email: &str) -> jit_sso::db::profiles::
         last_sign_in_at: None,
         sessions_revoked_at: None,
     }
-}
-
-/// A free local port (closed again at once, so that a process can bind it).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One admin API request with a staff token: the status and the JSON body (null if none).
-pub async fn admin_call(
-    app: &TestApp,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<serde_json::Value>,
-) -> (StatusCode, serde_json::Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, app.url(&format!("/admin/v1{path}")))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let resp = req.send().await.expect("admin request");
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
 }
