@@ -82,12 +82,20 @@ fn check_url(raw: &str, allow_query: bool) -> Result<url::Url, String> {
     if url.fragment().is_some() || (!allow_query && url.query().is_some()) {
         return Err("must not have a query or fragment".into());
     }
-    match (url.scheme(), url.host()) {
-        ("https", Some(_)) => Ok(url),
-        ("http", Some(url::Host::Domain("localhost"))) => Ok(url),
-        ("http", Some(url::Host::Ipv4(ip))) if ip.is_loopback() => Ok(url),
-        ("http", Some(url::Host::Ipv6(ip))) if ip.is_loopback() => Ok(url),
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
         _ => Err("must be an https URL (http is allowed only on loopback)".into()),
+    }
+}
+
+/// Whether the URL's host names this machine: localhost, 127.0.0.0/8 or ::1.
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 

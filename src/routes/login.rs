@@ -63,15 +63,7 @@ fn canonical_host(app: &AppState, req: &HttpRequest) -> Option<HttpResponse> {
 
 /// Whether `host[:port]` names this machine: localhost, 127.0.0.0/8 or ::1.
 fn is_loopback(host: &str) -> bool {
-    let Ok(url) = url::Url::parse(&format!("http://{host}/")) else {
-        return false;
-    };
-    match url.host() {
-        Some(url::Host::Domain(name)) => name == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+    url::Url::parse(&format!("http://{host}/")).is_ok_and(|url| crate::oidc::is_loopback(&url))
 }
 
 /// A return path on this site: a relative path, or an absolute URL on our own public
